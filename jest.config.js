@@ -1,0 +1,8 @@
+/** Unit tests (test/<layer>) and integration tests (test/integration) in one run, transpiled by swc; types are checked by `tsc --noEmit`. */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' } }] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,37 @@
+/**
+ * The Storage port: everything the repository needs from a place that keeps objects.
+ * Names are relative to the repository root and use '/' (e.g. `data/ab/ab12…`); adapters map them
+ * to files or keys. Objects are immutable once written (DESIGN.md invariant 2), so the port has no
+ * "update": a name is written once, read many times, and deleted by prune.
+ */
+export interface ObjectInfo {
+  /** Name relative to the repository root, '/'-separated. */
+  readonly name: string;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface PutOptions {
+  /** Fail with ObjectExistsError instead of replacing an object that is already there. */
+  readonly ifAbsent?: boolean;
+}
+
+export interface Storage {
+  /** Where the objects live, for messages (never contains credentials). */
+  readonly location: string;
+  /** Writes `data` under `name`; resolves only once the object is durable. */
+  put(name: string, data: Uint8Array, opts?: PutOptions): Promise<void>;
+  /** Reads a whole object or a byte range of it; ObjectNotFoundError when absent. */
+  get(name: string, range?: ByteRange): Promise<Buffer>;
+  /** Size of an object, or undefined when it does not exist. */
+  head(name: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose name starts with `prefix` (e.g. `snapshots/`), in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Removes an object; removing an absent object is not an error. */
+  delete(name: string): Promise<void>;
+}
