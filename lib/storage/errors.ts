@@ -36,3 +36,89 @@ export class StorageUnreachableError extends StorageError {
 export class NoSpaceError extends StorageError {
   override readonly name = 'NoSpaceError';
 }
+
+/** A ranged read asked for bytes past the end of the object: it is shorter than the caller expected. */
+export class ObjectTruncatedError extends StorageError {
+  override readonly name = 'ObjectTruncatedError';
+  constructor(
+    readonly objectName: string,
+    location: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`object ${objectName} in ${location} is truncated: ${detail}`, options);
+  }
+}
+
+/**
+ * An object name or list prefix that no adapter may accept. The rules are the same for every adapter
+ * so that a repository written to a folder can be copied to a bucket and back: '/'-separated, relative,
+ * no empty, '.' or '..' segments (which on a filesystem would escape the repository root), no
+ * backslash or NUL.
+ */
+export class InvalidObjectNameError extends StorageError {
+  override readonly name = 'InvalidObjectNameError';
+  constructor(
+    readonly objectName: string,
+    location: string,
+    reason: string,
+  ) {
+    super(`invalid object name ${JSON.stringify(objectName)} for ${location}: ${reason}`);
+  }
+
+  /** Throws InvalidObjectNameError unless `name` is a valid object name. */
+  static assertName(name: string, location: string): void {
+    if (name === '') throw new InvalidObjectNameError(name, location, 'empty');
+    InvalidObjectNameError.assertSegments(name, name.split('/'), location);
+  }
+
+  /**
+   * Throws InvalidObjectNameError unless `prefix` is a valid list prefix: '' (everything), or the start
+   * of a valid name, such as `data/`, `data/a` or `snapshots/`.
+   */
+  static assertPrefix(prefix: string, location: string): void {
+    if (prefix === '') return;
+    const segments = prefix.split('/');
+    // The last segment may be empty ('data/') or partial ('data/a'); the others must be whole names.
+    const last = segments.pop() ?? '';
+    if (segments.length > 0) InvalidObjectNameError.assertSegments(prefix, segments, location);
+    if (last === '.' || last === '..' || /[\\\0]/.test(last)) {
+      throw new InvalidObjectNameError(prefix, location, `bad segment ${JSON.stringify(last)}`);
+    }
+  }
+
+  private static assertSegments(whole: string, segments: readonly string[], location: string): void {
+    for (const segment of segments) {
+      if (segment === '') {
+        throw new InvalidObjectNameError(whole, location, 'empty segment (leading, trailing or double /)');
+      }
+      if (segment === '.' || segment === '..' || /[\\\0]/.test(segment)) {
+        throw new InvalidObjectNameError(whole, location, `bad segment ${JSON.stringify(segment)}`);
+      }
+    }
+  }
+}
+
+/**
+ * A repository URL that names no storage this build can open. Any `user:password@` part is replaced by
+ * `***@` before the URL reaches the message or the `url` field, since such errors end up in logs.
+ */
+export class StorageUrlError extends StorageError {
+  override readonly name = 'StorageUrlError';
+  /** The URL as given, with credentials redacted. */
+  readonly url: string;
+  constructor(url: string, reason: string, options?: ErrorOptions) {
+    const shown = redactUrlCredentials(url);
+    super(
+      `cannot open repository ${JSON.stringify(shown)}: ${reason}; ` +
+        'accepted forms: a folder path, file:///absolute/path, s3://bucket[/prefix]',
+      options,
+    );
+    this.url = shown;
+  }
+}
+
+/** Replaces the userinfo of `scheme://user:secret@host…` with `***`, so a URL can be shown in messages. */
+export function redactUrlCredentials(url: string): string {
+  return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/, '$1***@');
+}

@@ -1,0 +1,69 @@
+import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../keys/password';
+import { Repository } from '../repo/repository';
+import { openStorage } from '../storage/open';
+import type { Storage } from '../storage/storage';
+import { UsageError } from './errors';
+import type { Io } from './io';
+import { readPassword } from './password';
+
+/** Options every verb accepts. */
+export interface GlobalOptions {
+  repo?: string;
+  passwordFile?: string;
+  s3Endpoint?: string;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+/** What a verb gets: the outside world and the global options. */
+export interface VerbContext {
+  io: Io;
+  globals: GlobalOptions;
+}
+
+/** The repository URL from --repo or ZAPAS_REPOSITORY. */
+export function repoUrl(ctx: VerbContext, option = ctx.globals.repo, envVar = 'ZAPAS_REPOSITORY'): string {
+  const url = option ?? ctx.io.env[envVar];
+  if (!url) throw new UsageError(`no repository given: pass --repo URL or set ${envVar}`);
+  return url;
+}
+
+/** Opens the Storage of a repository URL. */
+export function storageFor(ctx: VerbContext, url: string): Storage {
+  return openStorage(url, { s3Endpoint: ctx.globals.s3Endpoint, env: ctx.io.env });
+}
+
+/**
+ * scrypt cost for new key slots: ZAPAS_KDF_LOG_N lowers it for test suites only (each CLI call in a test
+ * would otherwise spend half a second deriving the key).
+ */
+export function kdfLogN(ctx: VerbContext): number {
+  const text = ctx.io.env.ZAPAS_KDF_LOG_N;
+  if (text === undefined) return SCRYPT_DEFAULT_LOG_N;
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new UsageError(`ZAPAS_KDF_LOG_N must be an integer, not "${text}"`);
+  return n;
+}
+
+/** The password of the repository, from --password-file, ZAPAS_PASSWORD_FILE, ZAPAS_PASSWORD or a prompt. */
+export function repoPassword(ctx: VerbContext, confirm = false): Promise<string> {
+  return readPassword(ctx.io, {
+    envVar: 'ZAPAS_PASSWORD',
+    fileEnvVar: 'ZAPAS_PASSWORD_FILE',
+    file: ctx.globals.passwordFile,
+    prompt: 'repository password: ',
+    confirm,
+  });
+}
+
+/** Opens the repository named by the global options. */
+export async function openRepo(ctx: VerbContext): Promise<Repository> {
+  const storage = storageFor(ctx, repoUrl(ctx));
+  return Repository.open(storage, new PasswordKeySlot(await repoPassword(ctx), kdfLogN(ctx)));
+}
+
+/** True when progress should be drawn: a terminal on stderr, or --progress; never with --quiet. */
+export function showProgress(ctx: VerbContext): boolean {
+  if (ctx.globals.quiet) return false;
+  return Boolean(ctx.globals.progress || ctx.io.stderr.isTTY);
+}

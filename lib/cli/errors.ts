@@ -1,0 +1,42 @@
+import { LockedError, RepositoryNotFoundError, WrongKeyError } from '../repo/errors';
+import { ExcludeError } from '../sources/files/excludes';
+import { RestoreTargetError } from '../sources/files/restorer';
+import { StorageUrlError } from '../storage/errors';
+
+/** Wrong command-line use: unknown flag, missing argument, bad value. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Exit codes: the contract scripts rely on (`--help` of every verb lists them). */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  partial: 3,
+  noRepository: 10,
+  locked: 11,
+  wrongKey: 12,
+} as const;
+
+/** The exit code of an error, mapped once here. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError || err instanceof StorageUrlError || err instanceof ExcludeError)
+    return EXIT.usage;
+  if (err instanceof RepositoryNotFoundError) return EXIT.noRepository;
+  if (err instanceof LockedError) return EXIT.locked;
+  if (err instanceof WrongKeyError) return EXIT.wrongKey;
+  if (err instanceof RestoreTargetError) return EXIT.failure;
+  return EXIT.failure;
+}
+
+/** Standard EXIT STATUS lines, picked per verb. */
+export const EXIT_TEXT: Record<number, string> = {
+  0: 'success',
+  1: 'failure (the message names what failed)',
+  2: 'wrong usage',
+  3: 'snapshot written, but some source files could not be read (each named on stderr)',
+  10: 'no repository at that location',
+  11: 'repository locked by another process',
+  12: 'wrong password or key',
+};

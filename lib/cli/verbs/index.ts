@@ -1,0 +1,31 @@
+import type { Verb } from '../verb';
+import { backup } from './backup';
+import { check } from './check';
+import { copy } from './copy';
+import { diff } from './diff';
+import { forget } from './forget';
+import { init } from './init';
+import { key } from './key';
+import { ls } from './ls';
+import { prune } from './prune';
+import { restore } from './restore';
+import { snapshots } from './snapshots';
+import { stats } from './stats';
+import { unlock } from './unlock';
+
+/** The command table: one module per verb. */
+export const VERBS: readonly Verb[] = [
+  init,
+  backup,
+  snapshots,
+  ls,
+  diff,
+  restore,
+  check,
+  forget,
+  prune,
+  stats,
+  copy,
+  key,
+  unlock,
+];

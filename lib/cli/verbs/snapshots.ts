@@ -1,0 +1,62 @@
+import type { SnapshotRecord } from '../../repo/snapshot';
+import { openRepo } from '../context';
+import { formatBytes, table } from '../format';
+import { printJson } from '../io';
+import { collect, type Verb } from '../verb';
+
+/** Snapshot as printed by `snapshots --json` (one object per line). */
+export function snapshotJson(r: SnapshotRecord): Record<string, unknown> {
+  const s = r.snapshot;
+  return {
+    id: r.id,
+    shortId: r.id.slice(0, 8),
+    time: s.time,
+    source: s.source,
+    hostname: s.hostname,
+    username: s.username,
+    paths: s.paths,
+    tags: s.tags,
+    dataClass: s.dataClass,
+    parent: s.parent ?? null,
+    tree: s.tree,
+    summary: s.summary,
+  };
+}
+
+export const snapshots: Verb = {
+  name: 'snapshots',
+  summary: 'list snapshots',
+  configure: (cmd) =>
+    cmd
+      .option('--source <name>', 'only snapshots of this source')
+      .option('--tag <tag>', 'only snapshots carrying this tag (repeatable: any of them)', collect, [])
+      .option('--json', 'one JSON object per snapshot, a line each'),
+  exits: [0, 1, 2, 10, 12],
+  async run(_args, opts, ctx) {
+    const repo = await openRepo(ctx);
+    const tags = opts.tag as string[];
+    const list = (await repo.listSnapshots()).filter(
+      (r) =>
+        (!opts.source || r.snapshot.source === opts.source) &&
+        (tags.length === 0 || tags.some((t) => r.snapshot.tags.includes(t))),
+    );
+    if (opts.json) {
+      for (const r of list) printJson(ctx.io, snapshotJson(r));
+      return 0;
+    }
+    const rows = [['ID', 'Time', 'Source', 'Tags', 'Size', 'Paths']];
+    for (const r of list) {
+      const s = r.snapshot;
+      rows.push([
+        r.id.slice(0, 8),
+        s.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+        s.source,
+        s.tags.join(','),
+        formatBytes(s.summary.bytesProcessed),
+        s.paths.join(', '),
+      ]);
+    }
+    ctx.io.stdout.write(`${table(rows)}\n${list.length} snapshot(s)\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,82 @@
+import { randomBytes, scrypt } from 'node:crypto';
+import { DATA_KEY_BYTES, openWith, sealWith } from '../repo/crypto';
+import { IntegrityError } from '../repo/errors';
+import type { KeyId } from '../repo/ids';
+import type { KeySlotCodec, StoredKeySlot } from '../repo/keyslots';
+
+/**
+ * Password key slots: scrypt derives a key-encryption key from the password, which seals the master key
+ * with AES-256-GCM. scrypt with N=2^17, r=8, p=1 costs 128 MiB and about half a second per try, which
+ * is what makes guessing expensive.
+ */
+export const SCRYPT_DEFAULT_LOG_N = 17;
+/** Lowest cost accepted: tests use it to keep runs fast; never for real repositories. */
+export const SCRYPT_MIN_LOG_N = 10;
+const SCRYPT_R = 8;
+const SCRYPT_P = 1;
+const SALT_BYTES = 32;
+const SLOT_KEY_ID = '0000000000000000' as KeyId;
+
+interface ScryptParams {
+  kdf: 'scrypt';
+  logN: number;
+  r: number;
+  p: number;
+  salt: string;
+}
+
+/** A codec for password slots. `logN` sets the cost of new slots only. */
+export class PasswordKeySlot implements KeySlotCodec {
+  readonly kind = 'password';
+  constructor(
+    private readonly password: string,
+    private readonly logN = SCRYPT_DEFAULT_LOG_N,
+  ) {
+    if (logN < SCRYPT_MIN_LOG_N || logN > 22) throw new RangeError(`scrypt cost 2^${logN} out of range`);
+  }
+
+  async wrap(masterKey: Buffer, slotId: string) {
+    const params: ScryptParams = {
+      kdf: 'scrypt',
+      logN: this.logN,
+      r: SCRYPT_R,
+      p: SCRYPT_P,
+      salt: randomBytes(SALT_BYTES).toString('base64'),
+    };
+    const kek = await derive(this.password, params);
+    return {
+      params: { ...params },
+      wrapped: sealWith({ id: SLOT_KEY_ID, key: kek }, masterKey, aadOf(slotId)),
+    };
+  }
+
+  async unwrap(slot: StoredKeySlot): Promise<Buffer | undefined> {
+    const params = slot.params as unknown as ScryptParams;
+    if (params.kdf !== 'scrypt') return undefined;
+    const kek = await derive(this.password, params);
+    try {
+      return openWith(kek, Buffer.from(slot.wrapped, 'base64'), aadOf(slot.id), `keys/${slot.id}`);
+    } catch (err) {
+      if (err instanceof IntegrityError) return undefined; // another password's slot
+      throw err;
+    }
+  }
+}
+
+function aadOf(slotId: string): Buffer {
+  return Buffer.from(`zapas/key-slot/v1/${slotId}`);
+}
+
+function derive(password: string, params: ScryptParams): Promise<Buffer> {
+  const N = 2 ** params.logN;
+  const maxmem = 2 * 128 * N * params.r + 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password.normalize('NFC'),
+      Buffer.from(params.salt, 'base64'),
+      DATA_KEY_BYTES,
+      { N, r: params.r, p: params.p, maxmem },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
+  });
+}

@@ -1,0 +1,144 @@
+import { compressBlob } from './compression';
+import { AAD, blobIdOf, seal } from './crypto';
+import type { BlobId, IndexId } from './ids';
+import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
+import { type BlobType, PackBuilder, packObjectName } from './pack';
+import type { Repository } from './repository';
+
+/** A pack is finished once it holds this much: large enough that object stores charge few requests. */
+export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** Raw bytes allowed in compression and sealing at once: bounds memory while keeping every core busy. */
+export const INFLIGHT_RAW_BYTES = 48 * 1024 * 1024;
+/** Pack uploads at once. */
+export const PARALLEL_PACK_UPLOADS = 2;
+/** Write an index object after this many packs, so an interrupted backup keeps most of its work. */
+export const INDEX_FLUSH_PACKS = 32;
+
+/** What a BlobWriter added to the repository. */
+export interface WriteStats {
+  blobsAdded: number;
+  /** Raw bytes of new blobs. */
+  rawBytesAdded: number;
+  /** Stored bytes: packs and index objects. */
+  bytesAdded: number;
+  packsWritten: number;
+}
+
+/**
+ * Deduplicates, compresses, seals and packs blobs, then writes packs and, once they are durable,
+ * index objects (invariant 1: nothing is referenced before it is durable). One pack stream per
+ * (data class, blob type): data and trees never share a pack, nor do data classes.
+ */
+export class BlobWriter {
+  readonly stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, bytesAdded: 0, packsWritten: 0 };
+  private readonly pending = new Set<BlobId>();
+  private readonly packers = new Map<BlobType, PackBuilder>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly waiters: (() => void)[] = [];
+  private readonly uploadWaiters: (() => void)[] = [];
+  private readonly unindexed: IndexedPack[] = [];
+  private inflightBytes = 0;
+  private uploads = 0;
+  private failure: Error | undefined;
+  /** Index objects written by this writer. */
+  readonly indexesWritten: IndexId[] = [];
+
+  constructor(
+    private readonly repo: Repository,
+    readonly dataClass = 'default',
+    private readonly packTargetBytes = PACK_TARGET_BYTES,
+  ) {}
+
+  /** True when the repository or this run already holds the blob. */
+  has(id: BlobId): boolean {
+    return this.repo.index.has(id) || this.pending.has(id);
+  }
+
+  /**
+   * Queues a blob and returns its id at once; the blob is durable after flush(). Waits while too many
+   * bytes are in flight (back-pressure on the reader).
+   */
+  async save(type: BlobType, data: Buffer): Promise<BlobId> {
+    this.throwIfFailed();
+    const id = blobIdOf(this.repo.keyring, data);
+    if (this.has(id)) return id;
+    this.pending.add(id);
+    while (this.inflightBytes > 0 && this.inflightBytes + data.length > INFLIGHT_RAW_BYTES) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      this.throwIfFailed();
+    }
+    this.inflightBytes += data.length;
+    const task = this.process(id, type, data)
+      .catch((err: Error) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.inflightBytes -= data.length;
+        this.tasks.delete(task);
+        this.waiters.shift()?.();
+      });
+    this.tasks.add(task);
+    return id;
+  }
+
+  /** Finishes every open pack and writes the index for everything written. */
+  async flush(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    this.throwIfFailed();
+    for (const [type, packer] of this.packers) {
+      this.packers.delete(type);
+      if (packer.count > 0) await this.writePack(packer);
+    }
+    this.throwIfFailed();
+    await this.writeIndex();
+  }
+
+  private async process(id: BlobId, type: BlobType, data: Buffer): Promise<void> {
+    const { payload, compression } = await compressBlob(data);
+    const sealed = seal(this.repo.keyring, payload, AAD.blob(id));
+    let packer = this.packers.get(type);
+    if (!packer) {
+      packer = new PackBuilder(this.dataClass);
+      this.packers.set(type, packer);
+    }
+    packer.add(id, type, compression, data.length, sealed);
+    this.stats.blobsAdded++;
+    this.stats.rawBytesAdded += data.length;
+    if (packer.size >= this.packTargetBytes) {
+      this.packers.delete(type);
+      await this.writePack(packer);
+    }
+  }
+
+  private async writePack(packer: PackBuilder): Promise<void> {
+    while (this.uploads >= PARALLEL_PACK_UPLOADS)
+      await new Promise<void>((resolve) => this.uploadWaiters.push(resolve));
+    this.uploads++;
+    try {
+      const { id, bytes, entries } = packer.finish(this.repo.keyring);
+      await this.repo.storage.put(packObjectName(id), bytes);
+      const pack: IndexedPack = { id, dataClass: packer.dataClass, entries };
+      this.repo.index.addPack(pack);
+      for (const e of entries) this.pending.delete(e.id);
+      this.unindexed.push(pack);
+      this.stats.bytesAdded += bytes.length;
+      this.stats.packsWritten++;
+    } finally {
+      this.uploads--;
+      this.uploadWaiters.shift()?.();
+    }
+    if (this.unindexed.length >= INDEX_FLUSH_PACKS) await this.writeIndex();
+  }
+
+  private async writeIndex(): Promise<void> {
+    if (this.unindexed.length === 0) return;
+    const packs = this.unindexed.splice(0);
+    const { id, bytes } = await this.repo.saveJson(INDEX_PREFIX, encodeIndex(packs), AAD.index);
+    this.indexesWritten.push(id as IndexId);
+    this.stats.bytesAdded += bytes;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+}

@@ -1,0 +1,98 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Content-defined chunking, FastCDC with normalised chunking (level 2) over a 32-bit gear hash.
+ * The gear table is derived from the repository's secret chunker seed, so chunk boundaries of a known
+ * file differ between repositories and reveal nothing about content. An insertion moves only the
+ * boundaries near it: the hash looks at the last 32 bytes only.
+ */
+export const CHUNK_MIN_BYTES = 512 * 1024;
+export const CHUNK_AVG_BYTES = 1024 * 1024;
+export const CHUNK_MAX_BYTES = 8 * 1024 * 1024;
+
+export interface ChunkerParams {
+  readonly minBytes: number;
+  readonly avgBytes: number;
+  readonly maxBytes: number;
+}
+
+export const DEFAULT_CHUNKER_PARAMS: ChunkerParams = {
+  minBytes: CHUNK_MIN_BYTES,
+  avgBytes: CHUNK_AVG_BYTES,
+  maxBytes: CHUNK_MAX_BYTES,
+};
+
+/** Normalisation level: the mask is 2 bits harder before the average size and 2 bits easier after it. */
+const NORMALISATION_BITS = 2;
+const HASH_BITS = 32;
+
+/** Builds the 256-entry gear table from a secret seed (HMAC-SHA-256 in counter mode). */
+export function gearTable(seed: Uint8Array): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let block = 0; block < 32; block++) {
+    const digest = createHmac('sha256', seed).update(`zapas-gear-${block}`).digest();
+    for (let j = 0; j < 8; j++) table[block * 8 + j] = digest.readUInt32LE(j * 4);
+  }
+  return table;
+}
+
+/** A mask of `bits` ones in the high end of a 32-bit word: high bits mix the most bytes of the window. */
+function highMask(bits: number): number {
+  return bits >= HASH_BITS ? -1 : ~((1 << (HASH_BITS - bits)) - 1) | 0;
+}
+
+/** Finds chunk boundaries in buffers; stateless between calls, so one instance serves many files. */
+export class Chunker {
+  private readonly maskSmall: number;
+  private readonly maskLarge: number;
+
+  constructor(
+    private readonly gear: Uint32Array,
+    readonly params: ChunkerParams = DEFAULT_CHUNKER_PARAMS,
+  ) {
+    const { minBytes, avgBytes, maxBytes } = params;
+    if (!(minBytes > 0 && minBytes < avgBytes && avgBytes < maxBytes)) {
+      throw new RangeError(`bad chunker sizes ${minBytes}/${avgBytes}/${maxBytes}`);
+    }
+    const avgBits = Math.round(Math.log2(avgBytes));
+    this.maskSmall = highMask(avgBits + NORMALISATION_BITS);
+    this.maskLarge = highMask(avgBits - NORMALISATION_BITS);
+  }
+
+  /**
+   * Length of the next chunk of `buf[start, end)`. The caller passes at least `maxBytes` bytes unless
+   * the data ends at `end`; a chunk never exceeds `maxBytes` and is shorter than `minBytes` only at the end.
+   */
+  cut(buf: Uint8Array, start: number, end: number): number {
+    const { minBytes, avgBytes, maxBytes } = this.params;
+    const length = end - start;
+    if (length <= minBytes) return length;
+    const gear = this.gear;
+    const normalEnd = start + Math.min(avgBytes, length);
+    const hardEnd = start + Math.min(maxBytes, length);
+    const maskSmall = this.maskSmall;
+    const maskLarge = this.maskLarge;
+    let h = 0;
+    let i = start + minBytes;
+    for (; i < normalEnd; i++) {
+      h = ((h << 1) + gear[buf[i]!]!) | 0;
+      if ((h & maskSmall) === 0) return i + 1 - start;
+    }
+    for (; i < hardEnd; i++) {
+      h = ((h << 1) + gear[buf[i]!]!) | 0;
+      if ((h & maskLarge) === 0) return i + 1 - start;
+    }
+    return hardEnd - start;
+  }
+
+  /** Splits a whole buffer into chunk lengths (tests and small inputs). */
+  split(buf: Uint8Array): number[] {
+    const out: number[] = [];
+    for (let pos = 0; pos < buf.length; ) {
+      const n = this.cut(buf, pos, buf.length);
+      out.push(n);
+      pos += n;
+    }
+    return out;
+  }
+}

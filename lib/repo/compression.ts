@@ -1,0 +1,76 @@
+import { promisify } from 'node:util';
+import { constants, zstdCompress, zstdDecompress } from 'node:zlib';
+
+/** How a blob's payload is stored inside its envelope (a pack header field). */
+export enum Compression {
+  None = 0,
+  Zstd = 1,
+}
+
+/** zstd level used for blobs: level 3 is zstd's own default, the best speed/size balance for backups. */
+export const ZSTD_LEVEL = 3;
+/** Below this many bytes compression is not worth its framing. */
+const MIN_COMPRESS_BYTES = 64;
+/** Sampled entropy above this (bits per byte) means already compressed or encrypted data: store raw. */
+const INCOMPRESSIBLE_BITS_PER_BYTE = 7.9;
+/** Keep the compressed form only if it saves at least this share. */
+const MIN_SAVING_RATIO = 0.03;
+const SAMPLE_STRIPE_BYTES = 256;
+const SAMPLE_STRIPES = 64;
+
+const compressAsync = promisify(zstdCompress);
+const decompressAsync = promisify(zstdDecompress);
+
+/**
+ * Compresses a blob unless it looks incompressible. zstd runs on libuv's thread pool, so many calls in
+ * flight use every core while the main thread chunks and hashes.
+ */
+export async function compressBlob(
+  data: Buffer,
+  level = ZSTD_LEVEL,
+): Promise<{ payload: Buffer; compression: Compression }> {
+  if (data.length < MIN_COMPRESS_BYTES || looksIncompressible(data)) {
+    return { payload: data, compression: Compression.None };
+  }
+  const packed = await compressAsync(data, {
+    params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 },
+  });
+  if (packed.length > data.length * (1 - MIN_SAVING_RATIO))
+    return { payload: data, compression: Compression.None };
+  return { payload: packed, compression: Compression.Zstd };
+}
+
+/** Reverses compressBlob; `rawLength` bounds the output so a hostile payload cannot inflate without limit. */
+export async function decompressBlob(
+  payload: Buffer,
+  compression: Compression,
+  rawLength: number,
+): Promise<Buffer> {
+  if (compression === Compression.None) return payload;
+  if (compression !== Compression.Zstd) throw new Error(`unknown compression ${compression}`);
+  return decompressAsync(payload, { maxOutputLength: Math.max(rawLength, 1) });
+}
+
+/**
+ * Cheap test: Shannon entropy of bytes sampled in stripes across the blob. Random game assets and
+ * already-compressed files score ~8 bits/byte; text, JSON and database pages score far lower.
+ */
+export function looksIncompressible(data: Uint8Array): boolean {
+  const counts = new Uint32Array(256);
+  let total = 0;
+  const step = Math.max(SAMPLE_STRIPE_BYTES, Math.floor(data.length / SAMPLE_STRIPES));
+  for (let start = 0; start < data.length; start += step) {
+    const end = Math.min(start + SAMPLE_STRIPE_BYTES, data.length);
+    for (let i = start; i < end; i++) counts[data[i]!]!++;
+    total += end - start;
+  }
+  // With few samples, even random data cannot show 8 bits: require enough bytes to judge.
+  if (total < 4096) return false;
+  let entropy = 0;
+  for (const c of counts) {
+    if (c === 0) continue;
+    const p = c / total;
+    entropy -= p * Math.log2(p);
+  }
+  return entropy > INCOMPRESSIBLE_BITS_PER_BYTE;
+}

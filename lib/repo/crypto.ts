@@ -1,0 +1,125 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { IntegrityError } from './errors';
+import type { BlobId, KeyId } from './ids';
+
+/**
+ * The sealed envelope, used for every encrypted thing in a repository (blobs, pack headers, index,
+ * snapshots, config):
+ *
+ *   version (1 byte, 0x01) | key id (8 bytes) | nonce (12 bytes) | AES-256-GCM ciphertext | tag (16 bytes)
+ *
+ * The key id names the data key, so data sealed under per-tenant keys can share a repository and
+ * destroying one key shreds exactly that tenant's data. The additional authenticated data (AAD)
+ * binds an envelope to its role (and, for blobs, to its id), so a valid envelope cannot be
+ * moved to another place and still open.
+ */
+export const ENVELOPE_VERSION = 0x01;
+export const KEY_ID_BYTES = 8;
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+export const DATA_KEY_BYTES = 32;
+export const ENVELOPE_OVERHEAD_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES + TAG_BYTES;
+const HEADER_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES;
+
+/** A data key and its id. */
+export interface DataKey {
+  readonly id: KeyId;
+  readonly key: Buffer;
+}
+
+/** The keys a repository's master key unlocks. */
+export interface Keyring {
+  /** Data key used for new envelopes. */
+  readonly current: DataKey;
+  /** Every data key by id (the current one included), for opening. */
+  readonly dataKeys: ReadonlyMap<KeyId, Buffer>;
+  /** Key of the HMAC that names blobs: storage never learns whether a known file is inside. */
+  readonly macKey: Buffer;
+  /** Seed of the chunker's gear table: chunk boundaries reveal nothing across repositories. */
+  readonly chunkerSeed: Buffer;
+}
+
+/** Seals `plaintext` under the keyring's current data key with a fresh random 96-bit nonce. */
+export function seal(keyring: Keyring, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  return sealWith(keyring.current, plaintext, aad);
+}
+
+/** Seals `plaintext` under one given key (key slots use it with a key derived from a password). */
+export function sealWith(dataKey: DataKey, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  const { id, key } = dataKey;
+  const out = Buffer.allocUnsafe(ENVELOPE_OVERHEAD_BYTES + plaintext.length);
+  out[0] = ENVELOPE_VERSION;
+  out.write(id, 1, KEY_ID_BYTES, 'hex');
+  const nonce = randomBytes(NONCE_BYTES);
+  nonce.copy(out, 1 + KEY_ID_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(aad);
+  let pos = HEADER_BYTES;
+  pos += cipher.update(plaintext).copy(out, pos);
+  pos += cipher.final().copy(out, pos);
+  cipher.getAuthTag().copy(out, pos);
+  return out;
+}
+
+/** Opens an envelope; any damage, wrong key or wrong AAD is an IntegrityError naming `objectName`. */
+export function open(keyring: Keyring, envelope: Uint8Array, aad: Uint8Array, objectName: string): Buffer {
+  if (envelope.length < ENVELOPE_OVERHEAD_BYTES) {
+    throw new IntegrityError(objectName, `encrypted data too short (${envelope.length} bytes)`);
+  }
+  if (envelope[0] !== ENVELOPE_VERSION) {
+    throw new IntegrityError(objectName, `unknown envelope version ${envelope[0]}`);
+  }
+  const buf = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.length);
+  const keyId = envelopeKeyId(buf);
+  const key = keyring.dataKeys.get(keyId);
+  if (!key) throw new IntegrityError(objectName, `sealed with unknown data key ${keyId}`);
+  return openWith(key, buf, aad, objectName);
+}
+
+/** The key id an envelope names (call only on an envelope of at least the overhead length). */
+export function envelopeKeyId(envelope: Buffer): KeyId {
+  return envelope.toString('hex', 1, 1 + KEY_ID_BYTES) as KeyId;
+}
+
+/** Opens an envelope with one given key. */
+export function openWith(key: Buffer, envelope: Uint8Array, aad: Uint8Array, objectName: string): Buffer {
+  if (envelope.length < ENVELOPE_OVERHEAD_BYTES || envelope[0] !== ENVELOPE_VERSION) {
+    throw new IntegrityError(objectName, 'not a valid encrypted envelope');
+  }
+  const buf = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.length);
+  const nonce = buf.subarray(1 + KEY_ID_BYTES, HEADER_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  decipher.setAAD(aad);
+  decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+  try {
+    const head = decipher.update(buf.subarray(HEADER_BYTES, buf.length - TAG_BYTES));
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch (cause) {
+    throw new IntegrityError(objectName, 'authentication failed (damaged or tampered data)', { cause });
+  }
+}
+
+/** Keyed blob id: HMAC-SHA-256 of the plaintext under the repository's MAC key. */
+export function blobIdOf(keyring: Keyring, data: Uint8Array): BlobId {
+  return createHmac('sha256', keyring.macKey).update(data).digest('hex') as BlobId;
+}
+
+/** SHA-256 in hex: names stored objects (packs, indexes, snapshots) by their stored bytes. */
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** AAD of each kind of envelope. Blob AAD includes the blob id. */
+export const AAD = {
+  config: Buffer.from('zapas/config/v1'),
+  index: Buffer.from('zapas/index/v1'),
+  snapshot: Buffer.from('zapas/snapshot/v1'),
+  packHeader: Buffer.from('zapas/pack-header/v1'),
+  lock: Buffer.from('zapas/lock/v1'),
+  condemned: Buffer.from('zapas/condemned/v1'),
+  masterKey: Buffer.from('zapas/master-key/v1'),
+  blob(id: BlobId): Buffer {
+    return Buffer.from(`zapas/blob/v1/${id}`);
+  },
+} as const;

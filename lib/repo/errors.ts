@@ -1,0 +1,58 @@
+/** Errors of the repository layer. Each names the object it is about; none carries key material. */
+export class RepositoryError extends Error {
+  override readonly name: string = 'RepositoryError';
+}
+
+/** No repository (no `config` object) at the given location. */
+export class RepositoryNotFoundError extends RepositoryError {
+  override readonly name = 'RepositoryNotFoundError';
+}
+
+/** A repository already exists where `init` was asked to create one. */
+export class RepositoryExistsError extends RepositoryError {
+  override readonly name = 'RepositoryExistsError';
+}
+
+/** No key slot opens with the given password or key. */
+export class WrongKeyError extends RepositoryError {
+  override readonly name = 'WrongKeyError';
+}
+
+/** Stored bytes failed authentication, hashing or parsing: the object is damaged or was tampered with. */
+export class IntegrityError extends RepositoryError {
+  override readonly name = 'IntegrityError';
+  constructor(
+    readonly objectName: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${objectName}: ${detail}`, options);
+  }
+}
+
+/** An object that something refers to is not in the repository. */
+export class MissingObjectError extends RepositoryError {
+  override readonly name = 'MissingObjectError';
+  constructor(
+    readonly objectName: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${objectName}: ${detail}`, options);
+  }
+}
+
+/** Another process holds a lock that conflicts with the requested operation. */
+export class LockedError extends RepositoryError {
+  override readonly name = 'LockedError';
+}
+
+/** A snapshot id or prefix matched nothing, or more than one snapshot. */
+export class SnapshotNotFoundError extends RepositoryError {
+  override readonly name = 'SnapshotNotFoundError';
+}
+
+/** The repository was written by a newer format version than this program reads. */
+export class UnsupportedFormatError extends RepositoryError {
+  override readonly name = 'UnsupportedFormatError';
+}

@@ -1,0 +1,137 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  InvalidObjectNameError,
+  NoSpaceError,
+  ObjectExistsError,
+  StorageError,
+} from '../../lib/storage/errors';
+import { FsStorage, mapFsError, TEMP_FILE_PREFIX } from '../../lib/storage/fs';
+import { collect, describeStorageAdapter, rejection } from './conformance';
+
+async function makeFsStorage(): Promise<{ storage: FsStorage; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'zapas-fs-storage-'));
+  return {
+    storage: new FsStorage(path.join(dir, 'repo')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+describeStorageAdapter('FsStorage', makeFsStorage);
+
+describe('FsStorage', () => {
+  let storage: FsStorage;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ storage, cleanup } = await makeFsStorage());
+  });
+  afterEach(async () => {
+    await cleanup();
+  });
+
+  /** Every entry under the root, recursively, '/'-separated. */
+  async function allFiles(): Promise<string[]> {
+    const entries = await readdir(storage.root, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(storage.root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+      .sort();
+  }
+
+  it('uses the absolute root as its location', () => {
+    expect(path.isAbsolute(storage.location)).toBe(true);
+    expect(new FsStorage('relative/repo').location).toBe(path.resolve('relative/repo'));
+  });
+
+  it('stores an object as the file <root>/<name>', async () => {
+    await storage.put('data/ab/ab12', Buffer.from('pack'));
+    expect(await readFile(path.join(storage.root, 'data', 'ab', 'ab12'), 'utf8')).toBe('pack');
+  });
+
+  it('leaves no temp file behind after puts, replacing puts and failed ifAbsent puts', async () => {
+    await storage.put('data/ab/one', Buffer.from('1'));
+    await storage.put('data/ab/one', Buffer.from('2'));
+    await storage.put('locks/l', Buffer.from('a'), { ifAbsent: true });
+    await expect(storage.put('locks/l', Buffer.from('b'), { ifAbsent: true })).rejects.toBeInstanceOf(
+      ObjectExistsError,
+    );
+    expect(await allFiles()).toEqual(['data/ab/one', 'locks/l']);
+  });
+
+  it('never lists temp files (e.g. left by a crash mid-put)', async () => {
+    await storage.put('data/ab/real', Buffer.from('real'));
+    await writeFile(path.join(storage.root, 'data', 'ab', `${TEMP_FILE_PREFIX}deadbeef`), 'partial');
+    await writeFile(path.join(storage.root, `${TEMP_FILE_PREFIX}0000`), 'partial');
+    expect(await collect(storage.list(''))).toEqual([{ name: 'data/ab/real', size: 4 }]);
+    expect(await collect(storage.list('data/ab/'))).toEqual([{ name: 'data/ab/real', size: 4 }]);
+  });
+
+  it('refuses object names that look like its temp files', async () => {
+    await expect(storage.put(`data/${TEMP_FILE_PREFIX}x`, Buffer.from('x'))).rejects.toBeInstanceOf(
+      InvalidObjectNameError,
+    );
+  });
+
+  it('lets exactly one of many concurrent ifAbsent puts win, and keeps its content', async () => {
+    const contenders = Array.from({ length: 12 }, (_, i) => `writer ${i}`);
+    const results = await Promise.allSettled(
+      contenders.map((text) => storage.put('locks/exclusive', Buffer.from(text), { ifAbsent: true })),
+    );
+    const winners = contenders.filter((_, i) => results[i]?.status === 'fulfilled');
+    expect(winners).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(ObjectExistsError);
+    }
+    expect(await readFile(path.join(storage.root, 'locks', 'exclusive'), 'utf8')).toBe(winners[0]);
+    expect(await allFiles()).toEqual(['locks/exclusive']);
+  });
+
+  it('writes nothing outside its root for a climbing name', async () => {
+    await expect(storage.put('../outside', Buffer.from('x'))).rejects.toBeInstanceOf(InvalidObjectNameError);
+    await expect(readdir(path.dirname(storage.root))).resolves.toEqual([]);
+  });
+
+  it('reports a put blocked by a file where a folder should be as a StorageError naming the object', async () => {
+    await mkdir(storage.root, { recursive: true });
+    await writeFile(path.join(storage.root, 'data'), 'a file, not a folder');
+    const error = await rejection(storage.put('data/ab/x', Buffer.from('x')));
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as Error).message).toContain('data/ab/x');
+    expect((error as Error).cause).toMatchObject({ code: 'ENOTDIR' });
+  });
+
+  it('lists nothing when the root does not exist yet', async () => {
+    expect(await collect(storage.list(''))).toEqual([]);
+    expect(await collect(storage.list('data/'))).toEqual([]);
+  });
+});
+
+describe('mapFsError', () => {
+  const errno = (code: string): NodeJS.ErrnoException =>
+    Object.assign(new Error(`${code}: something happened`), { code });
+
+  it.each(['ENOSPC', 'EDQUOT'])('maps %s to NoSpaceError naming the object and the folder', (code) => {
+    const cause = errno(code);
+    const error = mapFsError(cause, 'write', 'data/ab/ab12', '/srv/repo/data/ab');
+    expect(error).toBeInstanceOf(NoSpaceError);
+    expect(error.message).toContain('data/ab/ab12');
+    expect(error.message).toContain('/srv/repo/data/ab');
+    expect(error.message).toContain(code);
+    expect(error.cause).toBe(cause);
+  });
+
+  it('maps other errors to a StorageError naming the operation and object, with the cause', () => {
+    const cause = errno('EACCES');
+    const error = mapFsError(cause, 'read', 'index/0001', '/srv/repo');
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error).not.toBeInstanceOf(NoSpaceError);
+    expect(error.message).toMatch(/read of index\/0001 in \/srv\/repo failed: EACCES/);
+    expect(error.cause).toBe(cause);
+  });
+
+  it('passes storage errors through unchanged', () => {
+    const original = new ObjectExistsError('x', '/srv/repo');
+    expect(mapFsError(original, 'write', 'x', '/srv/repo')).toBe(original);
+  });
+});
