@@ -132,8 +132,8 @@ export class S3Storage implements Storage {
   /**
    * PutObject, or a multipart Upload above MULTIPART_THRESHOLD_BYTES. ifAbsent sends
    * `If-None-Match: *` (S3 answers 412 if the key exists) and checks with HeadObject first, because
-   * s3rver and some S3-compatible services ignore that header (CLOUDS.md). On those the check is not
-   * atomic; on AWS S3 and Yandex Object Storage the header is.
+   * s3rver ignores that header and older S3-compatible deployments may too (CLOUDS.md). Only where the
+   * service honours the header (AWS S3; Yandex documents it) is put-if-absent atomic.
    */
   async put(name: string, data: Uint8Array, opts: PutOptions = {}): Promise<void> {
     const Key = this.keyOf(name);

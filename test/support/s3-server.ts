@@ -26,8 +26,9 @@ const STOP_GRACE_MS = 3_000;
 
 /**
  * Runs in the child. It binds port 0 (the kernel picks a free one, so parallel jest workers never
- * collide) and reports the port as one JSON line. It exits when its stdin closes, which happens
- * when the parent dies in any way, even SIGKILL, so no server outlives the test run.
+ * collide) and reports the port as one JSON line. It removes its data folder and exits when its stdin
+ * closes, which happens when the parent dies in any way, even SIGKILL, so no server outlives the test
+ * run.
  */
 const CHILD_SCRIPT = `
 const S3rver = require(process.env.ZAPAS_S3RVER_MODULE);
@@ -38,7 +39,10 @@ const server = new S3rver({
   directory: process.env.ZAPAS_S3RVER_DIR,
   configureBuckets: [{ name: process.env.ZAPAS_S3RVER_BUCKET }],
 });
-process.stdin.on('end', () => process.exit(0));
+process.stdin.on('end', () => {
+  require('node:fs').rmSync(process.env.ZAPAS_S3RVER_DIR, { recursive: true, force: true });
+  process.exit(0);
+});
 process.stdin.resume();
 server.run().then(
   ({ port }) => process.stdout.write(JSON.stringify({ port }) + '\\n'),

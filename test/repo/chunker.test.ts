@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { chunkStream } from '../../lib/repo/chunk-stream';
+import { Chunker, type ChunkerParams, gearTable } from '../../lib/repo/chunker';
+
+// Small sizes keep property runs fast; the algorithm does not depend on the scale.
+const SMALL: ChunkerParams = { minBytes: 32 * 1024, avgBytes: 64 * 1024, maxBytes: 512 * 1024 };
+const seed = Buffer.alloc(32, 7);
+const chunker = new Chunker(gearTable(seed), SMALL);
+
+/** Deterministic pseudo-random bytes (fast-check gives the seed). */
+function bytes(n: number, s: number): Buffer {
+  const out = Buffer.alloc(n);
+  let x = s | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+function offsets(lengths: number[]): number[] {
+  const out: number[] = [];
+  let pos = 0;
+  for (const n of lengths) out.push((pos += n));
+  return out;
+}
+
+describe('Chunker (FastCDC)', () => {
+  it('cuts chunks that cover the input exactly, within the size bounds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_500_000 }), fc.integer(), (n, s) => {
+        const data = bytes(n, s);
+        const lengths = chunker.split(data);
+        expect(lengths.reduce((a, b) => a + b, 0)).toBe(n);
+        lengths.forEach((len, i) => {
+          expect(len).toBeLessThanOrEqual(SMALL.maxBytes);
+          if (i < lengths.length - 1) expect(len).toBeGreaterThanOrEqual(SMALL.minBytes);
+        });
+      }),
+    );
+  });
+
+  it('is deterministic and averages near the target size', () => {
+    const data = bytes(8_000_000, 42);
+    const a = chunker.split(data);
+    expect(chunker.split(data)).toEqual(a);
+    const mean = data.length / a.length;
+    expect(mean).toBeGreaterThan(SMALL.avgBytes * 0.7);
+    expect(mean).toBeLessThan(SMALL.avgBytes * 1.6);
+  });
+
+  it('keeps boundaries before an insertion, and resynchronises for good after it', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2_000_000, max: 4_000_000 }),
+        fc.integer(),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.nat(),
+        (n, s, insertLen, at) => {
+          const data = bytes(n, s);
+          const pos = at % Math.floor(n / 2);
+          const inserted = Buffer.concat([
+            data.subarray(0, pos),
+            bytes(insertLen, s + 1),
+            data.subarray(pos),
+          ]);
+          const old = offsets(chunker.split(data));
+          const now = offsets(chunker.split(inserted));
+          // Cut points that end before the edit are untouched.
+          expect(now.filter((o) => o <= pos)).toEqual(old.filter((o) => o <= pos));
+          // After the edit, the first cut point common to both (shifted) streams exists, and from it on
+          // every cut point is the old one shifted: the edit changed only the chunks around it.
+          const shifted = old.filter((o) => o > pos).map((o) => o + insertLen);
+          const later = now.filter((o) => o > pos + insertLen);
+          const first = later.find((o) => shifted.includes(o));
+          expect(first).toBeDefined();
+          expect(later.filter((o) => o >= first!)).toEqual(shifted.filter((o) => o >= first!));
+          expect(later.indexOf(first!)).toBeLessThan(8);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('at the real sizes (512 KiB / 1 MiB / 8 MiB), an insertion changes at most two chunks', () => {
+    const real = new Chunker(gearTable(seed));
+    const data = randomBytes(40 * 1024 * 1024);
+    const pos = 9 * 1024 * 1024 + 12345;
+    const insert = randomBytes(5000);
+    const old = new Set(offsets(real.split(data)).map((o) => (o > pos ? o + insert.length : o)));
+    const now = offsets(real.split(Buffer.concat([data.subarray(0, pos), insert, data.subarray(pos)])));
+    expect(now.filter((o) => !old.has(o)).length).toBeLessThanOrEqual(2);
+  });
+
+  it('cuts differently under a different seed (boundaries reveal nothing across repositories)', () => {
+    const data = bytes(3_000_000, 9);
+    const other = new Chunker(gearTable(randomBytes(32)), SMALL);
+    expect(other.split(data)).not.toEqual(chunker.split(data));
+  });
+
+  it('chunkStream yields the same chunks as split, whatever the read sizes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 1_500_000 }),
+        fc.integer(),
+        fc.integer({ min: 1, max: 700_000 }),
+        async (n, s, step) => {
+          const data = bytes(n, s);
+          let pos = 0;
+          const read = async (buf: Buffer, off: number, len: number) => {
+            const k = Math.min(len, step, data.length - pos);
+            data.copy(buf, off, pos, pos + k);
+            pos += k;
+            return k;
+          };
+          const got: number[] = [];
+          const parts: Buffer[] = [];
+          for await (const c of chunkStream(read, chunker, n > 100 ? n / 2 : undefined)) {
+            got.push(c.length);
+            parts.push(c);
+          }
+          expect(got).toEqual(chunker.split(data));
+          expect(Buffer.concat(parts).equals(data)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('rejects impossible sizes', () => {
+    expect(() => new Chunker(gearTable(seed), { minBytes: 10, avgBytes: 5, maxBytes: 20 })).toThrow(
+      RangeError,
+    );
+  });
+});

@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Io } from '../../lib/cli/io';
+import { main } from '../../lib/cli/main';
+import { TEST_PASSWORD } from './repo';
+
+/** The bundled command (built by the jest global setup). */
+export const ZAPAS_BIN = join(__dirname, '..', '..', 'dist', 'zapas.cjs');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for a test run: the test password, cheap scrypt, no inherited repository settings. */
+export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ZAPAS_PASSWORD: TEST_PASSWORD,
+    ZAPAS_KDF_LOG_N: '10',
+  };
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/** Runs the CLI in-process (fast): the same main() the command runs. */
+export async function runCli(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const stdin = new PassThrough();
+  stdin.end();
+  const io: Io = {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s), isTTY: false },
+    stdin,
+    env: cliEnv(extraEnv),
+  };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+/** Runs the real bundled command as a child process. */
+export function spawnCli(
+  args: readonly string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+  opts: { cwd?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ZAPAS_BIN, ...args], {
+      env: cliEnv(extraEnv),
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+}
+
+/** The last JSON line of a `--json` output. */
+export function lastJson<T = Record<string, unknown>>(out: string): T {
+  const lines = out.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** Every JSON line of a `--json` output. */
+export function jsonLines<T = Record<string, unknown>>(out: string): T[] {
+  return out
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as T);
+}
