@@ -24,7 +24,10 @@ function bytes(n: number, s: number): Buffer {
 function offsets(lengths: number[]): number[] {
   const out: number[] = [];
   let pos = 0;
-  for (const n of lengths) out.push((pos += n));
+  for (const n of lengths) {
+    pos += n;
+    out.push(pos);
+  }
   return out;
 }
 

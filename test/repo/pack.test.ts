@@ -28,7 +28,7 @@ describe('pack format', () => {
           const parsed = parsePack(keyring, bytes, 'p');
           expect(parsed.dataClass).toBe('personal');
           expect(parsed.entries).toEqual(entries);
-          parsed.entries.forEach((e, i) => expect(e.rawLength).toBe(blobs[i]!.length));
+          expect(parsed.entries.map((e) => e.rawLength)).toEqual(blobs.map((b) => b.length));
         },
       ),
       { numRuns: 50 },
