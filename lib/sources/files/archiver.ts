@@ -37,6 +37,8 @@ export interface ArchiveOptions {
   onProgress?: (p: Readonly<BackupProgress>) => void;
   /** Called for each unreadable, vanished or changing file; the snapshot is still written. */
   onWarning?: (w: SourceWarning) => void;
+  /** Fault-injection seam for tests: runs after a file is stat'ed and before it is opened. */
+  beforeRead?: (path: string) => Promise<void>;
 }
 
 export interface ArchiveResult {
@@ -197,6 +199,7 @@ export class Archiver {
     for (let attempt = 1; ; attempt++) {
       let read: { content: BlobId[]; size: number; changed: boolean };
       try {
+        await this.opts.beforeRead?.(display);
         read = await this.readFile(path, stats);
       } catch (err) {
         this.warn(display, err);

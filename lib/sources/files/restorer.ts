@@ -120,6 +120,8 @@ export class Restorer {
       return true;
     }
     if (!included) return false;
+    // With --include, folders above a match are not created up front: make them now.
+    if (this.opts.include) await this.mkdirOrFail(path.subarray(0, path.lastIndexOf(0x2f)));
     if (node.type === 'symlink') {
       await this.wrap(path, () => symlink(linkTargetBytes(node), path));
       await this.applyMetadata(node, path);
