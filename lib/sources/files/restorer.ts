@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { chmod, lchown, link, lutimes, mkdir, open, readdir, symlink, utimes } from 'node:fs/promises';
+import { chmod, type FileHandle, lchown, link, lutimes, mkdir, open, readdir, symlink, utimes } from 'node:fs/promises';
 
 import { blobIdOf } from '../../repo/crypto';
 import { IntegrityError } from '../../repo/errors';
@@ -175,7 +175,7 @@ export class Restorer {
             this.zeroBlobs.add(id);
             continue;
           }
-          await this.wrap(path, () => handle.write(data, 0, data.length, offsets[i]));
+          await this.wrap(path, () => writeSparse(handle, data, offsets[i]!));
           this.progress.bytes += data.length;
         }
       };
@@ -278,10 +278,31 @@ async function ensureEmptyTarget(target: string): Promise<void> {
   }
 }
 
+/** Holes are made at this granularity: a run of zeros this long inside a chunk is skipped, not written. */
+const SPARSE_BLOCK_BYTES = 64 * 1024;
+
+/** Writes `data` at `offset`, leaving whole zero blocks as holes (the file is truncated to size at the end). */
+async function writeSparse(handle: FileHandle, data: Buffer, offset: number): Promise<void> {
+  let start = -1;
+  for (let pos = 0; pos < data.length; pos += SPARSE_BLOCK_BYTES) {
+    const block = data.subarray(pos, pos + SPARSE_BLOCK_BYTES);
+    const zero = block.length === SPARSE_BLOCK_BYTES && isAllZero(block);
+    if (!zero && start < 0) start = pos;
+    if (zero && start >= 0) {
+      await handle.write(data, start, pos - start, offset + start);
+      start = -1;
+    }
+  }
+  if (start >= 0) await handle.write(data, start, data.length - start, offset + start);
+}
+
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK_BYTES);
+
+/** True when every byte is zero (memcmp against a zero block: fast enough for every restored byte). */
 function isAllZero(buf: Buffer): boolean {
-  const words = Math.floor(buf.length / 8);
-  const view = new BigUint64Array(buf.buffer, buf.byteOffset, buf.byteOffset % 8 === 0 ? words : 0);
-  for (let i = 0; i < view.length; i++) if (view[i] !== 0n) return false;
-  for (let i = view.length * 8; i < buf.length; i++) if (buf[i] !== 0) return false;
+  for (let pos = 0; pos < buf.length; pos += SPARSE_BLOCK_BYTES) {
+    const block = buf.subarray(pos, pos + SPARSE_BLOCK_BYTES);
+    if (!block.equals(ZERO_BLOCK.subarray(0, block.length))) return false;
+  }
   return true;
 }
