@@ -600,8 +600,9 @@ the time — for the no-op and incremental backups it is the rate of going over 
 check it is the repository size. Peak MiB is the largest resident set of any process in the command's process tree
 (\`getrusage(RUSAGE_CHILDREN).ru_maxrss\`), CPU s is user + system time. Repository sizes are \`du -sb\` of the
 repository folders; "bytes added" in the cross-check table is what each tool reports (restic 0.14 reports data before
-compression, zapas after). One run on a shared machine: differences under ~10 % are noise. Raw outputs of every
-command are in bench/work/logs/ until the next run.
+compression, zapas after). Each figure is a single run on a possibly busy machine: on the 2-CPU box these numbers were
+first taken on, the same restic command varied by up to 2x between runs, so rerun before concluding anything about a
+ratio near its target. Raw outputs of every command are in bench/work/logs/ until the next run.
 `;
   writeFileSync(RESULTS, md);
   // The project lints Markdown too (`biome check .` in npm test): align the tables the way biome wants them.

@@ -5,6 +5,8 @@ import type { Io } from '../../lib/cli/io';
 import { main } from '../../lib/cli/main';
 import { TEST_PASSWORD } from './repo';
 
+export const TEST_PASSWORD_FOR_CLI = TEST_PASSWORD;
+
 /** The bundled command (built by the jest global setup). */
 export const ZAPAS_BIN = join(__dirname, '..', '..', 'dist', 'zapas.cjs');
 
