@@ -304,12 +304,9 @@ function runStep(step, phaseIndex, makeArgv) {
       log(`  ${step}: ${tool} ${r.seconds.toFixed(2)} s, peak ${peak} MiB, cpu ${r.cpu.toFixed(1)} s`);
     else {
       const why = r.timedOut ? `timed out after ${STEP_TIMEOUT} s` : `exit code ${r.rc}`;
-      failures.push(
-        `${tool} ${step} failed (${why}); logs: ${r.logBase}.{stdout,stderr}\n${indent(tail(r.stderr || r.stdout))}`,
-      );
-      log(
-        `  ${step}: ${tool} FAILED (${why}) after ${r.seconds.toFixed(2)} s\n${indent(tail(r.stderr || r.stdout))}`,
-      );
+      const output = tail(r.stderr || r.stdout).trim() ? `\n${indent(tail(r.stderr || r.stdout))}` : '';
+      failures.push(`${tool} ${step} failed (${why}); logs: ${r.logBase}.{stdout,stderr}${output}`);
+      log(`  ${step}: ${tool} FAILED (${why}) after ${r.seconds.toFixed(2)} s${output}`);
     }
   }
 }
