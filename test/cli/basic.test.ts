@@ -35,10 +35,28 @@ describe('zapas CLI on a local repository', () => {
 
   let firstId = '';
   it('backup --json ends with the summary object', async () => {
-    const r = await cli('backup', src, '--exclude', '*.log', '--exclude', 'cache', '--tag', 'nightly', '--source', 'saves', '--json');
+    const r = await cli(
+      'backup',
+      src,
+      '--exclude',
+      '*.log',
+      '--exclude',
+      'cache',
+      '--tag',
+      'nightly',
+      '--source',
+      'saves',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const s = lastJson(r.stdout);
-    expect(s).toMatchObject({ messageType: 'summary', filesNew: 2, filesChanged: 0, filesUnmodified: 0, errors: 0 });
+    expect(s).toMatchObject({
+      messageType: 'summary',
+      filesNew: 2,
+      filesChanged: 0,
+      filesUnmodified: 0,
+      errors: 0,
+    });
     for (const k of ['snapshotId', 'bytesProcessed', 'bytesAdded', 'durationMs']) expect(s[k]).toBeDefined();
     expect(s.bytesAdded as number).toBeGreaterThan(0);
     expect(s.bytesAdded as number).toBeLessThan(100_000); // 100 KB of 'x' compresses
@@ -46,21 +64,54 @@ describe('zapas CLI on a local repository', () => {
   });
 
   it('a second backup reuses the parent: nothing read, nothing added', async () => {
-    const r = await cli('backup', src, '--exclude', '*.log', '--exclude', 'cache', '--source', 'saves', '--json');
+    const r = await cli(
+      'backup',
+      src,
+      '--exclude',
+      '*.log',
+      '--exclude',
+      'cache',
+      '--source',
+      'saves',
+      '--json',
+    );
     const s = lastJson(r.stdout);
     expect(s).toMatchObject({ filesNew: 0, filesChanged: 0, filesUnmodified: 2, parent: firstId });
     expect(s.bytesAdded).toBeLessThan(2000); // a tree-free run writes only the index of nothing
   });
 
   it('--force re-reads every file (still deduplicated)', async () => {
-    const r = await cli('backup', src, '--exclude', '*.log', '--exclude', 'cache', '--source', 'saves', '--force', '--json');
+    const r = await cli(
+      'backup',
+      src,
+      '--exclude',
+      '*.log',
+      '--exclude',
+      'cache',
+      '--source',
+      'saves',
+      '--force',
+      '--json',
+    );
     expect(lastJson(r.stdout)).toMatchObject({ filesChanged: 2, filesUnmodified: 0 });
   });
 
   it('a changed file is read again and counted as changed', async () => {
     await writeFile(join(src, 'saves', 'eu', 'player-1.json'), JSON.stringify({ level: 4 }));
     await utimes(join(src, 'saves', 'eu', 'player-1.json'), new Date(), new Date(Date.now() + 5000));
-    const r = await cli('backup', src, '--exclude', '*.log', '--exclude', 'cache', '--source', 'saves', '--tag', 'after-level-up', '--json');
+    const r = await cli(
+      'backup',
+      src,
+      '--exclude',
+      '*.log',
+      '--exclude',
+      'cache',
+      '--source',
+      'saves',
+      '--tag',
+      'after-level-up',
+      '--json',
+    );
     expect(lastJson(r.stdout)).toMatchObject({ filesChanged: 1, filesUnmodified: 1 });
   });
 
@@ -113,7 +164,11 @@ describe('zapas CLI on a local repository', () => {
   it('restore --include / --exclude restore a selection', async () => {
     const target = join(tmp(), 'restore-2');
     expect((await cli('restore', 'latest', '--target', target, '--include', 'player-1.json')).code).toBe(0);
-    expect(Object.keys(await describeTree(join(target, src)))).toEqual(['/saves', '/saves/eu', '/saves/eu/player-1.json']);
+    expect(Object.keys(await describeTree(join(target, src)))).toEqual([
+      '/saves',
+      '/saves/eu',
+      '/saves/eu/player-1.json',
+    ]);
     const target3 = join(tmp(), 'restore-3');
     expect((await cli('restore', 'latest', '--target', target3, '--exclude', 'saves')).code).toBe(0);
     expect(Object.keys(await describeTree(join(target3, src))).sort()).toEqual(['/empty', '/latest-save']);
@@ -152,7 +207,9 @@ describe('zapas CLI on a local repository', () => {
     expect(jsonLines((await cli('snapshots', '--json')).stdout)).toHaveLength(4);
     const r = await cli('forget', '--keep-last', '1', '--prune', '--json');
     expect(r.code).toBe(0);
-    const prune = jsonLines(r.stdout).find((l) => l.messageType === 'prune') as { deleted: { packs: number } };
+    const prune = jsonLines(r.stdout).find((l) => l.messageType === 'prune') as {
+      deleted: { packs: number };
+    };
     expect(prune.deleted.packs).toBeGreaterThan(0);
     expect(jsonLines((await cli('snapshots', '--json')).stdout)).toHaveLength(1);
     expect((await cli('check', '--read-data')).code).toBe(0);
@@ -182,7 +239,20 @@ describe('zapas CLI on a local repository', () => {
   });
 
   it('help of every verb ends with its exit status list', async () => {
-    for (const verb of ['init', 'backup', 'snapshots', 'ls', 'diff', 'restore', 'check', 'forget', 'prune', 'stats', 'copy', 'unlock']) {
+    for (const verb of [
+      'init',
+      'backup',
+      'snapshots',
+      'ls',
+      'diff',
+      'restore',
+      'check',
+      'forget',
+      'prune',
+      'stats',
+      'copy',
+      'unlock',
+    ]) {
       const r = await runCli([verb, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/EXIT STATUS\n {2}0 {2}success/);

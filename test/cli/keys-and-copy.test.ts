@@ -20,17 +20,32 @@ describe('key slots', () => {
     // The slot in use cannot remove itself; another password can remove it.
     const mine = slots.find((s) => s.current)!.id as string;
     expect((await runCli(['--repo', repo, 'key', 'remove', mine.slice(0, 8)])).code).toBe(1);
-    expect((await runCli(['--repo', repo, 'key', 'remove', mine.slice(0, 8)], { ZAPAS_PASSWORD: 'second password' })).code).toBe(0);
+    expect(
+      (
+        await runCli(['--repo', repo, 'key', 'remove', mine.slice(0, 8)], {
+          ZAPAS_PASSWORD: 'second password',
+        })
+      ).code,
+    ).toBe(0);
     expect((await runCli(['--repo', repo, 'snapshots'])).code).toBe(12);
 
-    const passwd = await runCli(['--repo', repo, 'key', 'passwd'], { ZAPAS_PASSWORD: 'second password', ZAPAS_NEW_PASSWORD: 'third password' });
+    const passwd = await runCli(['--repo', repo, 'key', 'passwd'], {
+      ZAPAS_PASSWORD: 'second password',
+      ZAPAS_NEW_PASSWORD: 'third password',
+    });
     expect(passwd.code).toBe(0);
-    expect((await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: 'second password' })).code).toBe(12);
+    expect((await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: 'second password' })).code).toBe(
+      12,
+    );
     expect((await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: 'third password' })).code).toBe(0);
-    slots = jsonLines((await runCli(['--repo', repo, 'key', 'list', '--json'], { ZAPAS_PASSWORD: 'third password' })).stdout);
+    slots = jsonLines(
+      (await runCli(['--repo', repo, 'key', 'list', '--json'], { ZAPAS_PASSWORD: 'third password' })).stdout,
+    );
     expect(slots).toHaveLength(1);
     // The last slot can never be removed: the data would be lost.
-    const last = await runCli(['--repo', repo, 'key', 'remove', (slots[0]!.id as string).slice(0, 8)], { ZAPAS_PASSWORD: 'third password' });
+    const last = await runCli(['--repo', repo, 'key', 'remove', (slots[0]!.id as string).slice(0, 8)], {
+      ZAPAS_PASSWORD: 'third password',
+    });
     expect(last.code).toBe(1);
   });
 
@@ -38,8 +53,13 @@ describe('key slots', () => {
     const repo = join(tmp(), 'repo-pwfile');
     const pw = join(tmp(), 'pw.txt');
     await writeFile(pw, 'from a file\n');
-    expect((await runCli(['--repo', repo, '--password-file', pw, 'init'], { ZAPAS_PASSWORD: undefined })).code).toBe(0);
-    expect((await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: undefined, ZAPAS_PASSWORD_FILE: pw })).code).toBe(0);
+    expect(
+      (await runCli(['--repo', repo, '--password-file', pw, 'init'], { ZAPAS_PASSWORD: undefined })).code,
+    ).toBe(0);
+    expect(
+      (await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: undefined, ZAPAS_PASSWORD_FILE: pw }))
+        .code,
+    ).toBe(0);
     expect((await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: 'from a file' })).code).toBe(0);
     const none = await runCli(['--repo', repo, 'snapshots'], { ZAPAS_PASSWORD: undefined });
     expect(none.code).toBe(2);
@@ -49,7 +69,9 @@ describe('key slots', () => {
 
   it('never stores the master key or a password in the clear', async () => {
     const repo = join(tmp(), 'repo-secret');
-    expect((await runCli(['--repo', repo, 'init'], { ZAPAS_PASSWORD: 'very-unique-password-123' })).code).toBe(0);
+    expect(
+      (await runCli(['--repo', repo, 'init'], { ZAPAS_PASSWORD: 'very-unique-password-123' })).code,
+    ).toBe(0);
     const tree = await describeTree(repo, { times: false });
     const { readFile } = await import('node:fs/promises');
     for (const path of Object.keys(tree).filter((p) => tree[p]!.startsWith('file'))) {
@@ -86,12 +108,20 @@ describe('copy', () => {
     expect(r2.skipped).toHaveLength(2);
     expect(r2.bytesAdded).toBe(0);
 
-    const listed = jsonLines((await runCli(['--repo', b, 'snapshots', '--json'], { ZAPAS_PASSWORD: 'other' })).stdout);
+    const listed = jsonLines(
+      (await runCli(['--repo', b, 'snapshots', '--json'], { ZAPAS_PASSWORD: 'other' })).stdout,
+    );
     expect(listed).toHaveLength(2);
     expect(listed[0]!.tags).toEqual(['t1']);
     expect((await runCli(['--repo', b, 'check', '--read-data'], { ZAPAS_PASSWORD: 'other' })).code).toBe(0);
     const target = join(tmp(), 'restored');
-    expect((await runCli(['--repo', b, 'restore', 'latest', '--target', target, '--verify'], { ZAPAS_PASSWORD: 'other' })).code).toBe(0);
+    expect(
+      (
+        await runCli(['--repo', b, 'restore', 'latest', '--target', target, '--verify'], {
+          ZAPAS_PASSWORD: 'other',
+        })
+      ).code,
+    ).toBe(0);
     expect(await describeTree(join(target, src))).toEqual(await describeTree(src));
   });
 

@@ -12,7 +12,10 @@ describe('locks', () => {
   it('exits 11 when another process holds a conflicting lock, naming it; backups are not blocked', async () => {
     const repo = join(tmp(), 'repo');
     expect((await runCli(['--repo', repo, 'init'])).code).toBe(0);
-    const opened = await Repository.open(new FsStorage(repo), new PasswordKeySlot(TEST_PASSWORD_FOR_CLI, SCRYPT_MIN_LOG_N));
+    const opened = await Repository.open(
+      new FsStorage(repo),
+      new PasswordKeySlot(TEST_PASSWORD_FOR_CLI, SCRYPT_MIN_LOG_N),
+    );
     const held = await Lock.acquire(opened, 'exclusive');
     try {
       const prune = await runCli(['--repo', repo, 'prune']);
@@ -30,7 +33,10 @@ describe('locks', () => {
   it('unlock removes stale locks only, unless --remove-all', async () => {
     const repo = join(tmp(), 'repo2');
     expect((await runCli(['--repo', repo, 'init'])).code).toBe(0);
-    const opened = await Repository.open(new FsStorage(repo), new PasswordKeySlot(TEST_PASSWORD_FOR_CLI, SCRYPT_MIN_LOG_N));
+    const opened = await Repository.open(
+      new FsStorage(repo),
+      new PasswordKeySlot(TEST_PASSWORD_FOR_CLI, SCRYPT_MIN_LOG_N),
+    );
     await Lock.acquire(opened, 'exclusive');
     const live = await runCli(['--repo', repo, 'unlock']);
     expect(live.stdout).toContain('removed 0 lock(s)');

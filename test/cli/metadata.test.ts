@@ -1,5 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { chown, link, lstat, mkdir, open, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../support/cli';
 import { useTempDir } from '../support/temp';
@@ -35,7 +47,11 @@ describe('file metadata round trip', () => {
     await sparse.write(Buffer.from('head'), 0, 4, 0);
     await sparse.write(Buffer.from('tail'), 0, 4, 64 * 1024 * 1024 - 4);
     await sparse.close();
-    await utimes(join(src, 'a.txt'), new Date('2020-01-02T03:04:05.678Z'), new Date('2020-01-02T03:04:05.678Z'));
+    await utimes(
+      join(src, 'a.txt'),
+      new Date('2020-01-02T03:04:05.678Z'),
+      new Date('2020-01-02T03:04:05.678Z'),
+    );
     await utimes(join(src, 'dir'), new Date('2019-05-06T07:08:09Z'), new Date('2019-05-06T07:08:09Z'));
     if (asRoot) await chown(join(src, 'dir', 'secret'), 4321, 8765);
     expect((await runCli(['--repo', repo, 'init'])).code).toBe(0);

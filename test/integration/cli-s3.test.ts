@@ -24,7 +24,11 @@ describe('zapas CLI on S3 (s3rver)', () => {
   beforeAll(async () => {
     src = join(tmp(), 'src');
     await mkdir(join(src, 'saves'), { recursive: true });
-    for (let i = 0; i < 30; i++) await writeFile(join(src, 'saves', `p${i}.json`), JSON.stringify({ id: i, inv: 'sword '.repeat(i * 50) }));
+    for (let i = 0; i < 30; i++)
+      await writeFile(
+        join(src, 'saves', `p${i}.json`),
+        JSON.stringify({ id: i, inv: 'sword '.repeat(i * 50) }),
+      );
     await writeFile(join(src, 'asset.pak'), randomBytes(20 * 1024 * 1024)); // a pack over the multipart threshold
   });
 
@@ -57,7 +61,10 @@ describe('zapas CLI on S3 (s3rver)', () => {
   it('copy from S3 to a local repository', async () => {
     const local = join(tmp(), 'local');
     expect((await runCli(['--repo', local, 'init'])).code).toBe(0);
-    const r = await runCli(['--repo', url(), 'copy', '--to', local], { ...env(), ZAPAS_TO_PASSWORD: 'correct horse battery staple' });
+    const r = await runCli(['--repo', url(), 'copy', '--to', local], {
+      ...env(),
+      ZAPAS_TO_PASSWORD: 'correct horse battery staple',
+    });
     expect(r.code).toBe(0);
     expect((await runCli(['--repo', local, 'check', '--read-data'])).code).toBe(0);
   });
@@ -76,7 +83,10 @@ describe('zapas CLI on S3 (s3rver)', () => {
   it('an unreachable endpoint fails quickly with a message naming it, and no credential', async () => {
     const port = await closedPort();
     const started = Date.now();
-    const r = await runCli(['--repo', url(), 'snapshots'], { ...env(), ZAPAS_S3_ENDPOINT: `http://127.0.0.1:${port}` });
+    const r = await runCli(['--repo', url(), 'snapshots'], {
+      ...env(),
+      ZAPAS_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
     expect(r.stderr).not.toContain(server().credentials.secretAccessKey);

@@ -18,7 +18,10 @@ describe('kill -9 in the middle of a backup', () => {
     for (let i = 0; i < 20; i++) await writeFile(join(src, `asset-${i}.bin`), randomBytes(8 * 1024 * 1024));
     expect((await runCli(['--repo', repo, 'init'])).code).toBe(0);
 
-    const child = spawn(process.execPath, [ZAPAS_BIN, '--repo', repo, 'backup', src], { env: cliEnv(), stdio: 'ignore' });
+    const child = spawn(process.execPath, [ZAPAS_BIN, '--repo', repo, 'backup', src], {
+      env: cliEnv(),
+      stdio: 'ignore',
+    });
     // Kill as soon as a few packs are durable, before the snapshot.
     for (let waited = 0; ; waited += 20) {
       const packs = await objectsIn(repo, 'data');
@@ -48,7 +51,9 @@ describe('kill -9 in the middle of a backup', () => {
     expect(check.code).toBe(0);
     expect(check.stdout).not.toMatch(/in no index/);
     const target = join(tmp(), 'restored');
-    expect((await spawnCli(['--repo', repo, 'restore', 'latest', '--target', target, '--verify'])).code).toBe(0);
+    expect((await spawnCli(['--repo', repo, 'restore', 'latest', '--target', target, '--verify'])).code).toBe(
+      0,
+    );
     // The crashed run's packs were never indexed, so the second run wrote its own: the old ones are garbage.
     expect(report.deleted.packs).toBeGreaterThanOrEqual(3);
   }, 180_000);

@@ -12,26 +12,29 @@ function canMount(): boolean {
 
 describe('restore onto a full disk', () => {
   const tmp = useTempDir();
-  (canMount() ? it : it.skip)('fails with an error naming the file and "no space left on device"', async () => {
-    const repo = join(tmp(), 'repo');
-    const src = join(tmp(), 'src');
-    await mkdir(src);
-    for (let i = 0; i < 4; i++) await writeFile(join(src, `big-${i}.bin`), randomBytes(1024 * 1024));
-    expect((await runCli(['--repo', repo, 'init'])).code).toBe(0);
-    expect((await runCli(['--repo', repo, 'backup', src])).code).toBe(0);
-    const mountPoint = join(tmp(), 'small-disk');
-    await mkdir(mountPoint);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
-    let r: Awaited<ReturnType<typeof runCli>>;
-    try {
-      r = await runCli(['--repo', repo, 'restore', 'latest', '--target', join(mountPoint, 'target')]);
-    } finally {
-      execFileSync('umount', [mountPoint]);
-    }
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cannot write .*big-\d\.bin: no space left on device/);
-    // The repository is untouched by the failed restore.
-    expect((await runCli(['--repo', repo, 'check', '--read-data'])).code).toBe(0);
-    expect((await readdir(join(repo, 'locks'))).length).toBe(0);
-  });
+  (canMount() ? it : it.skip)(
+    'fails with an error naming the file and "no space left on device"',
+    async () => {
+      const repo = join(tmp(), 'repo');
+      const src = join(tmp(), 'src');
+      await mkdir(src);
+      for (let i = 0; i < 4; i++) await writeFile(join(src, `big-${i}.bin`), randomBytes(1024 * 1024));
+      expect((await runCli(['--repo', repo, 'init'])).code).toBe(0);
+      expect((await runCli(['--repo', repo, 'backup', src])).code).toBe(0);
+      const mountPoint = join(tmp(), 'small-disk');
+      await mkdir(mountPoint);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
+      let r: Awaited<ReturnType<typeof runCli>>;
+      try {
+        r = await runCli(['--repo', repo, 'restore', 'latest', '--target', join(mountPoint, 'target')]);
+      } finally {
+        execFileSync('umount', [mountPoint]);
+      }
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/cannot write .*big-\d\.bin: no space left on device/);
+      // The repository is untouched by the failed restore.
+      expect((await runCli(['--repo', repo, 'check', '--read-data'])).code).toBe(0);
+      expect((await readdir(join(repo, 'locks'))).length).toBe(0);
+    },
+  );
 });

@@ -1,11 +1,10 @@
-import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backupFiles } from '../../lib/sources/files/backup';
 import type { SourceWarning } from '../../lib/sources/files/archiver';
+import { backupFiles } from '../../lib/sources/files/backup';
 import { Restorer } from '../../lib/sources/files/restorer';
 import { makeTempRepo } from '../support/repo';
 import { useTempDir } from '../support/temp';
-import { readFile } from 'node:fs/promises';
 
 /** Files that vanish or change while they are read: named, counted, and never a silent mix. */
 describe('source files that change under the backup', () => {

@@ -5,7 +5,10 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
  * A comparable description of a folder: path → type, mode, size, mtime (ms), content hash, link
  * target. Works on names that are not valid UTF-8 (paths are handled as bytes).
  */
-export async function describeTree(root: string, opts: { times?: boolean } = {}): Promise<Record<string, string>> {
+export async function describeTree(
+  root: string,
+  opts: { times?: boolean } = {},
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const visit = async (dir: Buffer, rel: string) => {
     const names = ((await readdir(dir, { encoding: 'buffer' })) as Buffer[]).sort(Buffer.compare);
@@ -19,7 +22,10 @@ export async function describeTree(root: string, opts: { times?: boolean } = {})
         await visit(full, r);
       } else if (s.isSymbolicLink()) out[r] = `symlink -> ${await readlink(full)}`;
       else {
-        const hash = createHash('sha256').update(await readFile(full)).digest('hex').slice(0, 16);
+        const hash = createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex')
+          .slice(0, 16);
         out[r] = `file mode=${(s.mode & 0o7777).toString(8)} size=${s.size}${time} sha=${hash}`;
       }
     }

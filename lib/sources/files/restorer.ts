@@ -1,5 +1,16 @@
 import { createReadStream } from 'node:fs';
-import { chmod, type FileHandle, lchown, link, lutimes, mkdir, open, readdir, symlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  type FileHandle,
+  lchown,
+  link,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
 
 import { blobIdOf } from '../../repo/crypto';
 import { IntegrityError } from '../../repo/errors';
