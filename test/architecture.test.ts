@@ -12,7 +12,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   'lib/storage': ['lib/storage'],
   'lib/keys': ['lib/keys', 'lib/repo'],
   'lib/policy': ['lib/policy'],
-  'lib/sources': ['lib/sources', 'lib/repo', 'lib/storage/storage.ts', 'lib/storage/errors.ts', 'lib/keys', 'lib/policy'],
+  'lib/sources': [
+    'lib/sources',
+    'lib/repo',
+    'lib/storage/storage.ts',
+    'lib/storage/errors.ts',
+    'lib/keys',
+    'lib/policy',
+  ],
   'lib/cli': ['lib/'],
   bin: ['lib/'],
 };
@@ -26,7 +33,10 @@ function files(dir: string): string[] {
 
 function imports(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm), ...text.matchAll(/import\(['"]([^'"]+)['"]\)/g)].map((m) => m[1]!);
+  return [
+    ...text.matchAll(/^\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm),
+    ...text.matchAll(/import\(['"]([^'"]+)['"]\)/g),
+  ].map((m) => m[1]!);
 }
 
 describe('layers point one way (DESIGN.md)', () => {
@@ -36,11 +46,14 @@ describe('layers point one way (DESIGN.md)', () => {
       for (const file of files(layer)) {
         for (const spec of imports(file)) {
           if (!spec.startsWith('.')) {
-            if (spec.startsWith('@aws-sdk/') && !SDK_ALLOWED.includes(file)) wrong.push(`${file} → ${spec} (cloud SDK outside an adapter)`);
+            if (spec.startsWith('@aws-sdk/') && !SDK_ALLOWED.includes(file))
+              wrong.push(`${file} → ${spec} (cloud SDK outside an adapter)`);
             continue;
           }
           const target = relative(ROOT, resolve(ROOT, dirname(file), spec));
-          const ok = allowed.some((a) => (a.endsWith('.ts') ? `${target}.ts` === a : `${target}/`.startsWith(a.endsWith('/') ? a : `${a}/`)));
+          const ok = allowed.some((a) =>
+            a.endsWith('.ts') ? `${target}.ts` === a : `${target}/`.startsWith(a.endsWith('/') ? a : `${a}/`),
+          );
           if (!ok) wrong.push(`${file} → ${target}`);
         }
       }
@@ -49,7 +62,9 @@ describe('layers point one way (DESIGN.md)', () => {
   }
 
   it('no source file is longer than 600 lines', () => {
-    const long = [...files('lib'), ...files('bin')].filter((f) => readFileSync(join(ROOT, f), 'utf8').split('\n').length > 600);
+    const long = [...files('lib'), ...files('bin')].filter(
+      (f) => readFileSync(join(ROOT, f), 'utf8').split('\n').length > 600,
+    );
     expect(long).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { compressBlob } from './compression';
+import { compressBlob, SYNC_CODEC_MAX_BYTES } from './compression';
 import { AAD, blobIdOf, seal } from './crypto';
 import type { BlobId, IndexId } from './ids';
 import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
@@ -7,8 +7,8 @@ import type { Repository } from './repository';
 
 /** A pack is finished once it holds this much: large enough that object stores charge few requests. */
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
-/** Raw bytes allowed in compression and sealing at once: bounds memory while keeping every core busy. */
-export const INFLIGHT_RAW_BYTES = 48 * 1024 * 1024;
+/** Large blobs compressed at once on libuv's pool: enough to keep the other core busy, few enough to bound memory. */
+export const PARALLEL_COMPRESSIONS = 3;
 /** Pack uploads at once. */
 export const PARALLEL_PACK_UPLOADS = 2;
 /** Write an index object after this many packs, so an interrupted backup keeps most of its work. */
@@ -37,7 +37,7 @@ export class BlobWriter {
   private readonly waiters: (() => void)[] = [];
   private readonly uploadWaiters: (() => void)[] = [];
   private readonly unindexed: IndexedPack[] = [];
-  private inflightBytes = 0;
+  private inflight = 0;
   private uploads = 0;
   private failure: Error | undefined;
   /** Index objects written by this writer. */
@@ -63,17 +63,22 @@ export class BlobWriter {
     const id = blobIdOf(this.repo.keyring, data);
     if (this.has(id)) return id;
     this.pending.add(id);
-    while (this.inflightBytes > 0 && this.inflightBytes + data.length > INFLIGHT_RAW_BYTES) {
+    if (data.length <= SYNC_CODEC_MAX_BYTES) {
+      // Small blobs are compressed inline; only a full pack makes this wait (for its upload).
+      await this.process(id, type, data);
+      return id;
+    }
+    while (this.inflight >= PARALLEL_COMPRESSIONS) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
       this.throwIfFailed();
     }
-    this.inflightBytes += data.length;
+    this.inflight++;
     const task = this.process(id, type, data)
       .catch((err: Error) => {
         this.failure ??= err;
       })
       .finally(() => {
-        this.inflightBytes -= data.length;
+        this.inflight--;
         this.tasks.delete(task);
         this.waiters.shift()?.();
       });

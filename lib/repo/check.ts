@@ -9,7 +9,7 @@ import { mapLimit, type Repository } from './repository';
 import { nodeDisplayName } from './tree';
 
 /** Packs verified at once with --read-data (each is read whole into memory). */
-const READ_DATA_PARALLELISM = 2;
+const READ_DATA_PARALLELISM = 4;
 const PACK_NAME = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
 export interface CheckOptions {

@@ -109,7 +109,7 @@ export class FsStorage implements Storage {
     }
     try {
       if (range.length === 0) return await this.emptyRead(handle, name, range.offset);
-      const out = Buffer.alloc(range.length);
+      const out = Buffer.allocUnsafe(range.length); // every byte is read below, or we throw
       let filled = 0;
       // read() may return fewer bytes than asked even inside the file; only 0 means end of file.
       while (filled < range.length) {

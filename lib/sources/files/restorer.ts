@@ -11,19 +11,17 @@ import {
   symlink,
   utimes,
 } from 'node:fs/promises';
-
 import { blobIdOf } from '../../repo/crypto';
 import { IntegrityError } from '../../repo/errors';
 import type { BlobId } from '../../repo/ids';
-import type { Repository } from '../../repo/repository';
+import { packObjectName } from '../../repo/pack';
+import { mapLimit, type Repository } from '../../repo/repository';
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from '../../repo/tree';
 import type { ExcludeMatcher } from './excludes';
-import { Limiter } from './limiter';
+import { type FileJob, type PackWork, RestorePlan, readRuns } from './restore-plan';
 
-/** Files restored at once. */
-export const FILE_RESTORE_PARALLELISM = 8;
-/** Blobs of one file fetched at once (positional writes let them land out of order). */
-export const BLOB_FETCH_PARALLELISM = 4;
+/** Packs fetched and unpacked at once. */
+export const PACK_RESTORE_PARALLELISM = 4;
 
 /** The restore target is not usable (not empty, not a directory). */
 export class RestoreTargetError extends Error {
@@ -54,18 +52,16 @@ export interface RestoreResult extends RestoreProgress {
   verifiedFiles: number;
 }
 
-type Pending = { node: TreeNode; path: Buffer };
+type Placed = { node: TreeNode; path: Buffer };
 
 /**
- * Rebuilds a snapshot's tree under `target`: files (sparse where a chunk is all zeros), directories
- * (empty ones too), symlinks, hard links, modes, times and, when run as root, owners.
+ * Rebuilds a snapshot's tree under `target`: folders (empty ones too), symlinks, hard links, files
+ * (sparse where blocks are zero), modes, times and, when run as root, owners. Files are filled pack by
+ * pack (restore-plan.ts) and finished — truncated to size, metadata set — when their last blob lands.
  */
 export class Restorer {
-  private readonly limiter = new Limiter(FILE_RESTORE_PARALLELISM);
   private readonly progress: RestoreProgress = { files: 0, dirs: 0, bytes: 0 };
-  private readonly zeroBlobs = new Set<BlobId>();
-  private readonly hardlinks = new Map<string, Promise<Buffer>>();
-  private readonly restored: Pending[] = [];
+  private readonly finished: Placed[] = [];
   private readonly asRoot = process.getuid?.() === 0;
 
   constructor(
@@ -76,13 +72,16 @@ export class Restorer {
   /** Restores the tree `root` into the empty (or absent) folder `target`. */
   async restore(root: BlobId, target: string): Promise<RestoreResult> {
     await ensureEmptyTarget(target);
-    const dirsToFinish: Pending[] = [];
-    await this.restoreTree(root, Buffer.from(target), '', dirsToFinish);
-    // Directory times last, deepest first: writing inside a directory changes its mtime.
-    for (const d of dirsToFinish.reverse()) await this.applyMetadata(d.node, d.path);
+    const plan = new RestorePlan(this.repo.index);
+    const dirs: Placed[] = [];
+    const inodes = new Map<string, FileJob | Buffer>();
+    await this.placeTree(root, Buffer.from(target), '', plan, dirs, inodes);
+    await mapLimit(plan.work(), PACK_RESTORE_PARALLELISM, (work) => this.restorePack(work));
+    // Folder metadata last, deepest first: writing inside a folder changes its mtime.
+    for (const d of dirs.reverse()) await this.applyMetadata(d.node, d.path);
     let verifiedFiles = 0;
     if (this.opts.verify) {
-      for (const f of this.restored) {
+      for (const f of this.finished) {
         await this.verifyFile(f);
         verifiedFiles++;
       }
@@ -90,113 +89,114 @@ export class Restorer {
     return { ...this.progress, verifiedFiles };
   }
 
-  private async restoreTree(treeId: BlobId, dir: Buffer, logical: string, dirs: Pending[]): Promise<boolean> {
+  /** Walks a tree: creates folders and symlinks, plans files. Resolves true when anything was placed. */
+  private async placeTree(
+    treeId: BlobId,
+    dir: Buffer,
+    logical: string,
+    plan: RestorePlan,
+    dirs: Placed[],
+    inodes: Map<string, FileJob | Buffer>,
+  ): Promise<boolean> {
     const tree = await this.repo.loadTree(treeId);
-    const tasks: Promise<boolean>[] = [];
+    let any = false;
     for (const node of tree.nodes) {
-      const nameBytes = nodeNameBytes(node);
-      if (
-        nameBytes.includes(0x2f) ||
-        nameBytes.length === 0 ||
-        nameBytes.equals(Buffer.from('..')) ||
-        nameBytes.equals(Buffer.from('.'))
-      ) {
+      const name = nodeNameBytes(node);
+      if (name.length === 0 || name.includes(0x2f) || name.equals(DOT) || name.equals(DOTDOT)) {
         throw new IntegrityError(`tree ${treeId}`, 'a node name would escape the target folder');
       }
-      const path = Buffer.concat([dir, Buffer.from('/'), nameBytes]);
-      const logicalPath = `${logical}/${nameBytes.toString('utf8')}`;
+      const path = Buffer.concat([dir, SLASH, name]);
+      const logicalPath = `${logical}/${name.toString('utf8')}`;
       if (this.opts.exclude?.excludes(logicalPath)) continue;
-      tasks.push(this.restoreNode(node, path, logicalPath, dirs));
-    }
-    return (await Promise.all(tasks)).some(Boolean);
-  }
-
-  /** Restores one node; resolves true when something was written (include filters may skip all). */
-  private async restoreNode(
-    node: TreeNode,
-    path: Buffer,
-    logical: string,
-    dirs: Pending[],
-  ): Promise<boolean> {
-    const included = !this.opts.include || this.opts.include.excludes(logical);
-    if (node.type === 'dir') {
-      if (included) await this.mkdirOrFail(path);
-      const pending: Pending = { node, path };
-      const inner: Pending[] = [];
-      const any = node.subtree ? await this.restoreTree(node.subtree, path, logical, inner) : false;
-      if (!included && !any) return false;
-      if (!included) await this.mkdirOrFail(path);
-      dirs.push(pending, ...inner);
-      this.progress.dirs++;
-      return true;
-    }
-    if (!included) return false;
-    // With --include, folders above a match are not created up front: make them now.
-    if (this.opts.include) await this.mkdirOrFail(path.subarray(0, path.lastIndexOf(0x2f)));
-    if (node.type === 'symlink') {
-      await this.wrap(path, () => symlink(linkTargetBytes(node), path));
-      await this.applyMetadata(node, path);
-      return true;
-    }
-    await this.limiter.run(() => this.restoreFile(node, path));
-    return true;
-  }
-
-  private async restoreFile(node: TreeNode, path: Buffer): Promise<void> {
-    if (node.links > 1) {
-      const key = `${node.device}:${node.inode}`;
-      const first = this.hardlinks.get(key);
-      if (first) {
-        const firstPath = await first;
-        await this.wrap(path, () => link(firstPath, path));
-        this.progress.files++;
-        return;
+      const included = !this.opts.include || this.opts.include.excludes(logicalPath);
+      if (node.type === 'dir') {
+        if (included) await this.mkdirOrFail(path);
+        const inner = node.subtree
+          ? await this.placeTree(node.subtree, path, logicalPath, plan, dirs, inodes)
+          : false;
+        if (!included && !inner) continue;
+        if (!included) await this.mkdirOrFail(path);
+        dirs.push({ node, path });
+        this.progress.dirs++;
+        any = true;
+        continue;
       }
-      this.hardlinks.set(
-        key,
-        this.writeFile(node, path).then(() => path),
-      );
-      await this.hardlinks.get(key);
-      return;
+      if (!included) continue;
+      // With --include, folders above a match are not created up front: make them now.
+      if (this.opts.include) await this.mkdirOrFail(dir);
+      any = true;
+      if (node.type === 'symlink') {
+        await this.wrap(path, () => symlink(linkTargetBytes(node), path));
+        await this.applyMetadata(node, path);
+        continue;
+      }
+      const key = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
+      const first = key ? inodes.get(key) : undefined;
+      if (first) {
+        if (Buffer.isBuffer(first)) await this.wrap(path, () => link(first, path));
+        else first.hardlinks.push(path);
+        continue;
+      }
+      const job = plan.addFile(node, path);
+      if (key) inodes.set(key, job ?? path);
+      if (!job) {
+        const handle = await this.wrap(path, () => open(path, 'wx', 0o600));
+        await handle.close();
+        await this.finishFile(node, path);
+      }
     }
-    await this.writeFile(node, path);
+    return any;
   }
 
-  private async writeFile(node: TreeNode, path: Buffer): Promise<void> {
-    const content = node.content ?? [];
-    const offsets: number[] = [];
-    let offset = 0;
-    for (const id of content) {
-      offsets.push(offset);
-      const entry = this.repo.index.get(id);
-      if (!entry)
-        throw new IntegrityError(`blob ${id}`, `needed by ${path.toString('utf8')} but not in the index`);
-      offset += entry.rawLength;
-    }
-    const handle = await this.wrap(path, () => open(path, 'wx', 0o600));
-    try {
-      let next = 0;
-      const worker = async () => {
-        while (next < content.length) {
-          const i = next++;
-          const id = content[i]!;
-          if (this.zeroBlobs.has(id)) continue; // a hole: leave it sparse
-          const data = await this.repo.loadBlob(id);
-          if (isAllZero(data)) {
-            this.zeroBlobs.add(id);
-            continue;
+  private async restorePack(work: PackWork): Promise<void> {
+    const packName = packObjectName(work.pack);
+    for (const run of readRuns(work.blobs)) {
+      const start = run[0]!.offset;
+      const last = run[run.length - 1]!;
+      const bytes = await this.repo.storage.get(packName, {
+        offset: start,
+        length: last.offset + last.length - start,
+      });
+      const handles = new Map<FileJob, Promise<FileHandle>>();
+      try {
+        for (const blob of run) {
+          const sealed = bytes.subarray(blob.offset - start, blob.offset - start + blob.length);
+          const data = await this.repo.openBlob(blob.id, sealed, blob, packName);
+          for (const { job, offset } of blob.targets) {
+            let handle = handles.get(job);
+            if (!handle) {
+              handle = this.openJob(job);
+              handles.set(job, handle);
+            }
+            const h = await handle;
+            await this.wrap(job.path, () => writeSparse(h, data, offset));
+            this.progress.bytes += data.length;
+            if (--job.remaining === 0) {
+              await this.wrap(job.path, () => h.truncate(job.size));
+              handles.delete(job);
+              await h.close();
+              await this.finishFile(job.node, job.path);
+              for (const extra of job.hardlinks) await this.wrap(extra, () => link(job.path, extra));
+            }
           }
-          await this.wrap(path, () => writeSparse(handle, data, offsets[i]!));
-          this.progress.bytes += data.length;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(BLOB_FETCH_PARALLELISM, content.length) }, worker));
-      await this.wrap(path, () => handle.truncate(offset));
-    } finally {
-      await handle.close();
+      } finally {
+        for (const h of handles.values()) await (await h).close();
+      }
     }
+  }
+
+  /** Opens a file for writing: created here when one pack fills it, else created once and reopened. */
+  private async openJob(job: FileJob): Promise<FileHandle> {
+    if (job.singlePack) return this.wrap(job.path, () => open(job.path, 'wx', 0o600));
+    job.created ??= this.wrap(job.path, () => open(job.path, 'wx', 0o600)).then((h) => h.close());
+    await job.created;
+    return this.wrap(job.path, () => open(job.path, 'r+'));
+  }
+
+  private async finishFile(node: TreeNode, path: Buffer): Promise<void> {
     await this.applyMetadata(node, path);
-    this.restored.push({ node, path });
+    this.finished.push({ node, path });
     this.progress.files++;
     this.opts.onProgress?.(this.progress);
   }
@@ -217,18 +217,16 @@ export class Restorer {
     }
   }
 
-  private async verifyFile({ node, path }: Pending): Promise<void> {
+  private async verifyFile({ node, path }: Placed): Promise<void> {
     const content = node.content ?? [];
-    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
     let buffered: Buffer = Buffer.alloc(0);
     let i = 0;
-    const check = (upTo: number) => {
+    const check = () => {
       while (i < content.length) {
         const id = content[i]!;
         const length = this.repo.index.get(id)!.rawLength;
-        if (buffered.length < length || upTo < length) return;
-        const chunk = buffered.subarray(0, length);
-        if (blobIdOf(this.repo.keyring, chunk) !== id) {
+        if (buffered.length < length) return;
+        if (blobIdOf(this.repo.keyring, buffered.subarray(0, length)) !== id) {
           throw new IntegrityError(
             path.toString('utf8'),
             `restored content differs from the snapshot at chunk ${i}`,
@@ -238,11 +236,11 @@ export class Restorer {
         i++;
       }
     };
-    for await (const piece of stream) {
+    for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
       buffered = buffered.length === 0 ? (piece as Buffer) : Buffer.concat([buffered, piece as Buffer]);
-      check(buffered.length);
+      check();
     }
-    check(buffered.length);
+    check();
     if (i !== content.length || buffered.length !== 0) {
       throw new IntegrityError(path.toString('utf8'), 'restored file length differs from the snapshot');
     }
@@ -269,6 +267,10 @@ export class Restorer {
   }
 }
 
+const SLASH = Buffer.from('/');
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+
 /** The target must be absent or an empty folder: restore never mixes with or overwrites existing data. */
 async function ensureEmptyTarget(target: string): Promise<void> {
   try {
@@ -291,13 +293,14 @@ async function ensureEmptyTarget(target: string): Promise<void> {
 
 /** Holes are made at this granularity: a run of zeros this long inside a chunk is skipped, not written. */
 const SPARSE_BLOCK_BYTES = 64 * 1024;
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK_BYTES);
 
 /** Writes `data` at `offset`, leaving whole zero blocks as holes (the file is truncated to size at the end). */
 async function writeSparse(handle: FileHandle, data: Buffer, offset: number): Promise<void> {
   let start = -1;
   for (let pos = 0; pos < data.length; pos += SPARSE_BLOCK_BYTES) {
     const block = data.subarray(pos, pos + SPARSE_BLOCK_BYTES);
-    const zero = block.length === SPARSE_BLOCK_BYTES && isAllZero(block);
+    const zero = block.length === SPARSE_BLOCK_BYTES && block.equals(ZERO_BLOCK);
     if (!zero && start < 0) start = pos;
     if (zero && start >= 0) {
       await handle.write(data, start, pos - start, offset + start);
@@ -305,15 +308,4 @@ async function writeSparse(handle: FileHandle, data: Buffer, offset: number): Pr
     }
   }
   if (start >= 0) await handle.write(data, start, data.length - start, offset + start);
-}
-
-const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK_BYTES);
-
-/** True when every byte is zero (memcmp against a zero block: fast enough for every restored byte). */
-function isAllZero(buf: Buffer): boolean {
-  for (let pos = 0; pos < buf.length; pos += SPARSE_BLOCK_BYTES) {
-    const block = buf.subarray(pos, pos + SPARSE_BLOCK_BYTES);
-    if (!block.equals(ZERO_BLOCK.subarray(0, block.length))) return false;
-  }
-  return true;
 }
