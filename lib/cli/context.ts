@@ -1,5 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../keys/password';
+import { encodeKeyring } from '../repo/keyring';
 import { Repository } from '../repo/repository';
+import { WorkerPool } from '../repo/worker-pool';
 import { openStorage } from '../storage/open';
 import type { Storage } from '../storage/storage';
 import { UsageError } from './errors';
@@ -60,6 +63,34 @@ export function repoPassword(ctx: VerbContext, confirm = false): Promise<string>
 export async function openRepo(ctx: VerbContext): Promise<Repository> {
   const storage = storageFor(ctx, repoUrl(ctx));
   return Repository.open(storage, new PasswordKeySlot(await repoPassword(ctx), kdfLogN(ctx)));
+}
+
+/**
+ * Worker threads for a verb's heavy work, one per core (ZAPAS_WORKERS overrides; 0 disables them).
+ * The caller closes the pool when done.
+ */
+export function workerPool(ctx: VerbContext, repo: Repository): WorkerPool | undefined {
+  const script = ctx.io.workerScript;
+  const text = ctx.io.env.ZAPAS_WORKERS;
+  const size = text === undefined ? availableParallelism() : Number(text);
+  if (!Number.isInteger(size) || size < 0)
+    throw new UsageError(`ZAPAS_WORKERS must be a whole number, not "${text}"`);
+  if (!script || size === 0) return undefined;
+  return new WorkerPool(script, size, { keyring: encodeKeyring(repo.keyring), chunker: repo.config.chunker });
+}
+
+/** Runs `fn` with a worker pool (if any) and always stops the pool afterwards. */
+export async function withWorkers<T>(
+  ctx: VerbContext,
+  repo: Repository,
+  fn: (pool: WorkerPool | undefined) => Promise<T>,
+): Promise<T> {
+  const pool = workerPool(ctx, repo);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool?.close();
+  }
 }
 
 /** True when progress should be drawn: a terminal on stderr, or --progress; never with --quiet. */

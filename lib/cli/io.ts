@@ -4,11 +4,19 @@ export interface Io {
   readonly stderr: { write(text: string): unknown; isTTY?: boolean };
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
+  /** The script worker threads run (the bundled command itself); absent: everything runs on one thread. */
+  readonly workerScript?: string;
 }
 
 /** The process's own streams and environment. */
-export function processIo(): Io {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+export function processIo(workerScript?: string): Io {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    workerScript,
+  };
 }
 
 /** Writes one JSON value as a line (the `--json` output contract). */

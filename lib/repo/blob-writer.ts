@@ -1,4 +1,5 @@
-import { compressBlob, SYNC_CODEC_MAX_BYTES } from './compression';
+import type { PreparedBlob } from './blob-codec';
+import { type Compression, compressBlob, SYNC_CODEC_MAX_BYTES } from './compression';
 import { AAD, blobIdOf, seal } from './crypto';
 import type { BlobId, IndexId } from './ids';
 import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
@@ -86,6 +87,18 @@ export class BlobWriter {
     return id;
   }
 
+  /**
+   * Packs a blob that a worker thread already hashed, compressed and sealed; drops it when the repository
+   * or this run has it. Resolves once it is in a pack buffer (or that pack is uploaded, when it filled).
+   */
+  async addPrepared(blob: PreparedBlob): Promise<boolean> {
+    this.throwIfFailed();
+    if (this.has(blob.id)) return false;
+    this.pending.add(blob.id);
+    await this.addSealed(blob.id, blob.type, blob.compression, blob.rawLength, blob.sealed);
+    return true;
+  }
+
   /** Finishes every open pack and writes the index for everything written. */
   async flush(): Promise<void> {
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
@@ -100,15 +113,24 @@ export class BlobWriter {
 
   private async process(id: BlobId, type: BlobType, data: Buffer): Promise<void> {
     const { payload, compression } = await compressBlob(data);
-    const sealed = seal(this.repo.keyring, payload, AAD.blob(id));
+    await this.addSealed(id, type, compression, data.length, seal(this.repo.keyring, payload, AAD.blob(id)));
+  }
+
+  private async addSealed(
+    id: BlobId,
+    type: BlobType,
+    compression: Compression,
+    rawLength: number,
+    sealed: Buffer,
+  ): Promise<void> {
     let packer = this.packers.get(type);
     if (!packer) {
       packer = new PackBuilder(this.dataClass);
       this.packers.set(type, packer);
     }
-    packer.add(id, type, compression, data.length, sealed);
+    packer.add(id, type, compression, rawLength, sealed);
     this.stats.blobsAdded++;
-    this.stats.rawBytesAdded += data.length;
+    this.stats.rawBytesAdded += rawLength;
     if (packer.size >= this.packTargetBytes) {
       this.packers.delete(type);
       await this.writePack(packer);

@@ -1,12 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { ObjectNotFoundError } from '../storage/errors';
-import { sha256Hex } from './crypto';
+import { decodeBlob } from './blob-codec';
+import { type Keyring, sha256Hex } from './crypto';
 import { RepositoryError } from './errors';
 import type { BlobId, IndexId, PackId } from './ids';
 import { INDEX_PREFIX, type IndexedPack, MasterIndex } from './index-file';
 import { BlobType, packObjectName, parsePack } from './pack';
 import { mapLimit, type Repository } from './repository';
 import { nodeDisplayName } from './tree';
+import type { WorkerPool } from './worker-pool';
 
 /** Packs verified at once with --read-data (each is read whole into memory). */
 const READ_DATA_PARALLELISM = 4;
@@ -15,6 +17,8 @@ const PACK_NAME = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 export interface CheckOptions {
   /** Read back and authenticate this share of packs (0: structure only, 100: everything). */
   readDataPercent?: number;
+  /** Worker threads for read-back (otherwise it runs on this thread). */
+  pool?: WorkerPool;
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
@@ -138,7 +142,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     const chosen = percent >= 100 ? all : sample(all, Math.max(1, Math.ceil((all.length * percent) / 100)));
     let done = 0;
     await mapLimit(chosen, READ_DATA_PARALLELISM, async (pack) => {
-      await readPack(repo, pack, index, error);
+      await readPack(repo, pack, index, error, opts.pool);
       opts.onProgress?.(++done, chosen.length, 'packs');
     });
     report.packsRead = chosen.length;
@@ -151,6 +155,7 @@ async function readPack(
   pack: PackId,
   index: MasterIndex,
   error: (o: string, m: string) => void,
+  pool?: WorkerPool,
 ): Promise<void> {
   const name = packObjectName(pack);
   let bytes: Buffer;
@@ -160,24 +165,48 @@ async function readPack(
     if (err instanceof ObjectNotFoundError) return; // already reported as missing
     return error(name, describe(err));
   }
-  if (sha256Hex(bytes) !== pack) error(name, 'content does not match its name (damaged)');
+  const indexed = new Map<BlobId, { offset: number; length: number }>();
+  for (const [id, e] of index.entries())
+    if (e.pack === pack) indexed.set(id, { offset: e.offset, length: e.length });
+  const problems = pool
+    ? await pool.run<CheckProblem[]>({ op: 'verify-pack', packId: pack, bytes, indexed: [...indexed] }, [])
+    : verifyPackBytes(repo.keyring, pack, bytes, indexed);
+  for (const p of problems) error(p.object, p.message);
+}
+
+/**
+ * Verifies a whole pack held in memory: its hash is its name, its header authenticates and matches the
+ * index, and every blob authenticates, decompresses and hashes to its id. Runs in worker threads too.
+ */
+export function verifyPackBytes(
+  keyring: Keyring,
+  pack: PackId,
+  bytes: Buffer,
+  indexed: ReadonlyMap<BlobId, { offset: number; length: number }>,
+): CheckProblem[] {
+  const name = packObjectName(pack);
+  const problems: CheckProblem[] = [];
+  if (sha256Hex(bytes) !== pack)
+    problems.push({ object: name, message: 'content does not match its name (damaged)' });
   let entries: ReturnType<typeof parsePack>['entries'];
   try {
-    entries = parsePack(repo.keyring, bytes, name).entries;
+    entries = parsePack(keyring, bytes, name).entries;
   } catch (err) {
-    return error(name, describe(err));
+    problems.push({ object: name, message: describe(err) });
+    return problems;
   }
   for (const e of entries) {
-    const indexed = index.get(e.id);
-    if (indexed?.pack === pack && (indexed.offset !== e.offset || indexed.length !== e.length)) {
-      error(name, `blob ${e.id} is at a different place than the index says`);
+    const at = indexed.get(e.id);
+    if (at && (at.offset !== e.offset || at.length !== e.length)) {
+      problems.push({ object: name, message: `blob ${e.id} is at a different place than the index says` });
     }
     try {
-      await repo.openBlob(e.id, bytes.subarray(e.offset, e.offset + e.length), e, name);
+      decodeBlob(keyring, e.id, bytes.subarray(e.offset, e.offset + e.length), e, name);
     } catch (err) {
-      error(name, describe(err));
+      problems.push({ object: name, message: describe(err) });
     }
   }
+  return problems;
 }
 
 function sample<T>(items: readonly T[], n: number): T[] {

@@ -51,6 +51,28 @@ export async function compressBlob(
   return { payload: packed, compression: Compression.Zstd };
 }
 
+/** compressBlob on the calling thread, for worker threads (which have a core of their own). */
+export function compressBlobSync(
+  data: Buffer,
+  level = ZSTD_LEVEL,
+): { payload: Buffer; compression: Compression } {
+  if (data.length < MIN_COMPRESS_BYTES || looksIncompressible(data))
+    return { payload: data, compression: Compression.None };
+  const packed = zstdCompressSync(data, {
+    params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 },
+  });
+  if (packed.length > data.length * (1 - MIN_SAVING_RATIO))
+    return { payload: data, compression: Compression.None };
+  return { payload: packed, compression: Compression.Zstd };
+}
+
+/** decompressBlob on the calling thread. */
+export function decompressBlobSync(payload: Buffer, compression: Compression, rawLength: number): Buffer {
+  if (compression === Compression.None) return payload;
+  if (compression !== Compression.Zstd) throw new Error(`unknown compression ${compression}`);
+  return zstdDecompressSync(payload, { maxOutputLength: Math.max(rawLength, 1) });
+}
+
 /** Reverses compressBlob; `rawLength` bounds the output so a hostile payload cannot inflate without limit. */
 export async function decompressBlob(
   payload: Buffer,

@@ -42,6 +42,7 @@ export async function runCli(args: readonly string[], extraEnv: NodeJS.ProcessEn
     stderr: { write: (s: string) => (stderr += s), isTTY: false },
     stdin,
     env: cliEnv(extraEnv),
+    workerScript: ZAPAS_BIN,
   };
   const code = await main(args, io);
   return { code, stdout, stderr };

@@ -1,6 +1,6 @@
 import { backupFiles } from '../../sources/files/backup';
 import { ExcludeMatcher, readExcludeFiles } from '../../sources/files/excludes';
-import { openRepo } from '../context';
+import { openRepo, withWorkers } from '../context';
 import { EXIT } from '../errors';
 import { formatBytes, formatDuration } from '../format';
 import { printJson } from '../io';
@@ -29,20 +29,23 @@ export const backup: Verb = {
     const repo = await openRepo(ctx);
     const progress = new ProgressLine(ctx, 'backup');
     const warnings: string[] = [];
-    const result = await backupFiles(repo, paths, {
-      excludes,
-      excludePatterns: patterns,
-      ...(opts.source ? { source: opts.source as string } : {}),
-      tags: opts.tag as string[],
-      force: Boolean(opts.force),
-      onProgress: (p) => progress.update(p.files, p.bytesProcessed),
-      onWarning: (w) => {
-        warnings.push(w.path);
-        progress.done();
-        ctx.io.stderr.write(`warning: ${w.path}: ${w.message}\n`);
-        if (opts.json) printJson(ctx.io, { messageType: 'warning', path: w.path, message: w.message });
-      },
-    });
+    const result = await withWorkers(ctx, repo, (pool) =>
+      backupFiles(repo, paths, {
+        ...(pool ? { pool } : {}),
+        excludes,
+        excludePatterns: patterns,
+        ...(opts.source ? { source: opts.source as string } : {}),
+        tags: opts.tag as string[],
+        force: Boolean(opts.force),
+        onProgress: (p) => progress.update(p.files, p.bytesProcessed),
+        onWarning: (w) => {
+          warnings.push(w.path);
+          progress.done();
+          ctx.io.stderr.write(`warning: ${w.path}: ${w.message}\n`);
+          if (opts.json) printJson(ctx.io, { messageType: 'warning', path: w.path, message: w.message });
+        },
+      }),
+    );
     progress.done();
     const s = result.snapshot.summary;
     if (opts.json) {

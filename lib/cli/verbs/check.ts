@@ -1,6 +1,6 @@
 import { checkRepository } from '../../repo/check';
 import { Lock } from '../../repo/lock';
-import { openRepo } from '../context';
+import { openRepo, withWorkers } from '../context';
 import { UsageError } from '../errors';
 import { printJson } from '../io';
 import type { Verb } from '../verb';
@@ -27,7 +27,9 @@ export const check: Verb = {
     const repo = await openRepo(ctx);
     const lock = await Lock.acquire(repo, 'shared');
     try {
-      const report = await checkRepository(repo, { readDataPercent: percent });
+      const report = await withWorkers(ctx, repo, (pool) =>
+        checkRepository(repo, { readDataPercent: percent, ...(pool ? { pool } : {}) }),
+      );
       if (opts.json) printJson(ctx.io, { messageType: 'summary', ok: report.errors.length === 0, ...report });
       else {
         for (const n of report.notes)

@@ -1,7 +1,7 @@
 import { Lock } from '../../repo/lock';
 import { ExcludeMatcher } from '../../sources/files/excludes';
 import { Restorer } from '../../sources/files/restorer';
-import { openRepo } from '../context';
+import { openRepo, workerPool } from '../context';
 import { formatBytes, formatDuration } from '../format';
 import { printJson } from '../io';
 import { ProgressLine } from '../progress';
@@ -30,14 +30,18 @@ export const restore: Verb = {
       const excludes = opts.exclude as string[];
       const progress = new ProgressLine(ctx, 'restore');
       const total = snapshot.summary.bytesProcessed;
+      const pool = workerPool(ctx, repo);
       const restorer = new Restorer(repo, {
+        ...(pool ? { pool } : {}),
         ...(includes.length > 0 ? { include: new ExcludeMatcher(includes) } : {}),
         ...(excludes.length > 0 ? { exclude: new ExcludeMatcher(excludes) } : {}),
         verify: Boolean(opts.verify),
         onProgress: (p) => progress.update(p.files, p.bytes, total),
         onWarning: (path, message) => ctx.io.stderr.write(`warning: ${path}: ${message}\n`),
       });
-      const result = await restorer.restore(snapshot.tree, opts.target as string);
+      const result = await restorer
+        .restore(snapshot.tree, opts.target as string)
+        .finally(() => pool?.close());
       progress.done();
       const durationMs = Date.now() - started;
       if (opts.json) printJson(ctx.io, { messageType: 'summary', snapshotId: id, ...result, durationMs });

@@ -7,10 +7,13 @@ import type { BlobId } from '../../repo/ids';
 import { BlobType } from '../../repo/pack';
 import type { Repository } from '../../repo/repository';
 import { encodeName, encodeTree, nodeNameBytes, type Tree, type TreeNode } from '../../repo/tree';
+import type { WorkerPool } from '../../repo/worker-pool';
 import type { ExcludeMatcher } from './excludes';
+import { expectedStat, type FileReadResult } from './file-reader';
 import { Limiter } from './limiter';
+import { ReadBatcher } from './read-batcher';
 
-/** Files read at once: overlaps reads, chunking and compression across cores. */
+/** Files read at once on this thread: overlaps reads, chunking and compression across cores. */
 export const FILE_READ_PARALLELISM = 4;
 
 /** Progress of a running backup. */
@@ -37,6 +40,8 @@ export interface ArchiveOptions {
   onProgress?: (p: Readonly<BackupProgress>) => void;
   /** Called for each unreadable, vanished or changing file; the snapshot is still written. */
   onWarning?: (w: SourceWarning) => void;
+  /** Worker threads that read, chunk, hash, compress and seal files (otherwise this thread does). */
+  pool?: WorkerPool;
   /** Fault-injection seam for tests: runs after a file is stat'ed and before it is opened. */
   beforeRead?: (path: string) => Promise<void>;
 }
@@ -57,7 +62,8 @@ export interface ArchiveResult {
  * root tree holds `/`'s path components down to each source path.
  */
 export class Archiver {
-  private readonly limiter = new Limiter(FILE_READ_PARALLELISM);
+  private readonly limiter: Limiter;
+  private readonly batcher: ReadBatcher | undefined;
   private readonly progress: BackupProgress = { files: 0, dirs: 0, bytesRead: 0, bytesProcessed: 0 };
   private readonly result = {
     filesNew: 0,
@@ -72,7 +78,15 @@ export class Archiver {
     private readonly repo: Repository,
     private readonly writer: BlobWriter,
     private readonly opts: ArchiveOptions = {},
-  ) {}
+  ) {
+    this.batcher = opts.pool
+      ? new ReadBatcher(opts.pool, async (blob) => {
+          await this.writer.addPrepared(blob);
+          this.progress.bytesRead += blob.rawLength;
+        })
+      : undefined;
+    this.limiter = new Limiter(this.batcher ? this.batcher.capacity : FILE_READ_PARALLELISM);
+  }
 
   /** Backs up `paths` (absolute or relative to the working directory) and returns the root tree. */
   async archive(paths: readonly string[]): Promise<ArchiveResult> {
@@ -222,10 +236,8 @@ export class Archiver {
     return node;
   }
 
-  private async readFile(
-    path: Buffer,
-    before: BigIntStats,
-  ): Promise<{ content: BlobId[]; size: number; changed: boolean }> {
+  private async readFile(path: Buffer, before: BigIntStats): Promise<FileReadResult> {
+    if (this.batcher) return this.batcher.read(path, expectedStat(before));
     const handle = await open(path, 'r');
     try {
       const content: BlobId[] = [];

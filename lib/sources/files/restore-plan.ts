@@ -99,13 +99,23 @@ export class RestorePlan {
 /** Reading through a gap smaller than this is cheaper than another request. */
 export const READ_GAP_BYTES = 1024 * 1024;
 
+/** A run holds at most this much, so the work of one pack spreads over every worker thread. */
+export const READ_RUN_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Splits a pack's blobs into runs read with one ranged request each. */
-export function readRuns<T extends { offset: number; length: number }>(blobs: readonly T[]): T[][] {
+export function readRuns<T extends { offset: number; length: number }>(
+  blobs: readonly T[],
+  maxBytes = Number.POSITIVE_INFINITY,
+): T[][] {
   const runs: T[][] = [];
   let current: T[] = [];
   let end = 0;
   for (const b of blobs) {
-    if (current.length > 0 && b.offset - end > READ_GAP_BYTES) {
+    const runStart = current[0]?.offset ?? b.offset;
+    if (
+      current.length > 0 &&
+      (b.offset - end > READ_GAP_BYTES || b.offset + b.length - runStart > maxBytes)
+    ) {
       runs.push(current);
       current = [];
     }

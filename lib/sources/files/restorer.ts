@@ -9,6 +9,7 @@ import {
   open,
   readdir,
   symlink,
+  truncate,
   utimes,
 } from 'node:fs/promises';
 import { blobIdOf } from '../../repo/crypto';
@@ -17,8 +18,11 @@ import type { BlobId } from '../../repo/ids';
 import { packObjectName } from '../../repo/pack';
 import { mapLimit, type Repository } from '../../repo/repository';
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from '../../repo/tree';
+import { WorkerJobError, type WorkerPool } from '../../repo/worker-pool';
 import type { ExcludeMatcher } from './excludes';
-import { type FileJob, type PackWork, RestorePlan, readRuns } from './restore-plan';
+import { type FileJob, type PackWork, READ_RUN_MAX_BYTES, RestorePlan, readRuns } from './restore-plan';
+import { SPARSE_BLOCK_BYTES, ZERO_BLOCK } from './sparse';
+import type { FinishFile, RestoreTarget } from './worker-jobs';
 
 /** Packs fetched and unpacked at once. */
 export const PACK_RESTORE_PARALLELISM = 4;
@@ -40,6 +44,8 @@ export interface RestoreOptions {
   verify?: boolean;
   onProgress?: (p: Readonly<RestoreProgress>) => void;
   onWarning?: (path: string, message: string) => void;
+  /** Worker threads that decode blobs and write files (otherwise this thread does). */
+  pool?: WorkerPool;
 }
 
 export interface RestoreProgress {
@@ -76,7 +82,8 @@ export class Restorer {
     const dirs: Placed[] = [];
     const inodes = new Map<string, FileJob | Buffer>();
     await this.placeTree(root, Buffer.from(target), '', plan, dirs, inodes);
-    await mapLimit(plan.work(), PACK_RESTORE_PARALLELISM, (work) => this.restorePack(work));
+    if (this.opts.pool) await this.restoreWithPool(plan.work(), this.opts.pool);
+    else await mapLimit(plan.work(), PACK_RESTORE_PARALLELISM, (work) => this.restorePack(work));
     // Folder metadata last, deepest first: writing inside a folder changes its mtime.
     for (const d of dirs.reverse()) await this.applyMetadata(d.node, d.path);
     let verifiedFiles = 0;
@@ -186,6 +193,94 @@ export class Restorer {
     }
   }
 
+  /**
+   * Restores with worker threads: this thread reads each run of a pack and hands it to a worker that
+   * decodes and writes. A file whose blobs all sit in one run is finished by that worker; a larger file
+   * is finished here once every run that fills it is done.
+   */
+  private async restoreWithPool(work: PackWork[], pool: WorkerPool): Promise<void> {
+    const runs = work.flatMap((w) =>
+      readRuns(w.blobs, READ_RUN_MAX_BYTES).map((blobs) => ({ pack: w.pack, blobs })),
+    );
+    const runsOf = new Map<FileJob, number>();
+    for (const run of runs) {
+      const seen = new Set<FileJob>();
+      for (const b of run.blobs) for (const t of b.targets) seen.add(t.job);
+      for (const job of seen) runsOf.set(job, (runsOf.get(job) ?? 0) + 1);
+    }
+    await mapLimit(runs, pool.size * RUNS_QUEUED_PER_WORKER, async (run) => {
+      const packName = packObjectName(run.pack);
+      const start = run.blobs[0]!.offset;
+      const last = run.blobs[run.blobs.length - 1]!;
+      const bytes = await this.repo.storage.get(packName, {
+        offset: start,
+        length: last.offset + last.length - start,
+      });
+      const lastTarget = new Map<FileJob, RestoreTarget>();
+      const blobs = run.blobs.map((b) => ({
+        id: b.id,
+        offset: b.offset,
+        length: b.length,
+        rawLength: b.rawLength,
+        compression: b.compression,
+        targets: b.targets.map(({ job, offset }) => {
+          const target: RestoreTarget = { path: job.path, offset };
+          if (runsOf.get(job) === 1) lastTarget.set(job, target);
+          return target;
+        }),
+      }));
+      for (const [job, target] of lastTarget) target.finish = finishOf(job);
+      let result: { bytes: number };
+      try {
+        result = await pool.run<{ bytes: number }>({
+          op: 'restore',
+          packName,
+          start,
+          bytes,
+          blobs,
+          asRoot: this.asRoot,
+        });
+      } catch (err) {
+        throw this.workerError(err);
+      }
+      this.progress.bytes += result.bytes;
+      for (const job of lastTarget.keys()) await this.completed(job);
+      const touched = new Set(run.blobs.flatMap((b) => b.targets.map((t) => t.job)));
+      for (const job of touched) {
+        if (lastTarget.has(job)) continue;
+        const left = runsOf.get(job)! - 1;
+        runsOf.set(job, left);
+        if (left > 0) continue;
+        await this.wrap(job.path, () => truncate(job.path, job.size));
+        await this.applyMetadata(job.node, job.path);
+        await this.completed(job);
+      }
+    });
+  }
+
+  /** Bookkeeping once a file is complete on disk: its hard links, the verify list, progress. */
+  private async completed(job: FileJob): Promise<void> {
+    for (const extra of job.hardlinks) await this.wrap(extra, () => link(job.path, extra));
+    this.finished.push({ node: job.node, path: job.path });
+    this.progress.files++;
+    this.opts.onProgress?.(this.progress);
+  }
+
+  private workerError(err: unknown): Error {
+    if (err instanceof WorkerJobError && err.path) {
+      const why =
+        err.code === 'ENOSPC'
+          ? 'no space left on device'
+          : err.code === 'EDQUOT'
+            ? 'disk quota exceeded'
+            : err.message;
+      return new RestoreWriteError(`cannot write ${err.path}: ${why}`, { cause: err });
+    }
+    if (err instanceof WorkerJobError && err.kind === 'IntegrityError')
+      return new IntegrityError('pack', err.message, { cause: err });
+    return err as Error;
+  }
+
   /** Opens a file for writing: created here when one pack fills it, else created once and reopened. */
   private async openJob(job: FileJob): Promise<FileHandle> {
     if (job.singlePack) return this.wrap(job.path, () => open(job.path, 'wx', 0o600));
@@ -267,6 +362,14 @@ export class Restorer {
   }
 }
 
+/** Pack runs queued per worker thread. */
+export const RUNS_QUEUED_PER_WORKER = 2;
+
+function finishOf(job: FileJob): FinishFile {
+  const n = job.node;
+  return { size: job.size, mode: n.mode, uid: n.uid, gid: n.gid, mtimeNs: n.mtimeNs };
+}
+
 const SLASH = Buffer.from('/');
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
@@ -290,10 +393,6 @@ async function ensureEmptyTarget(target: string): Promise<void> {
     throw err;
   }
 }
-
-/** Holes are made at this granularity: a run of zeros this long inside a chunk is skipped, not written. */
-const SPARSE_BLOCK_BYTES = 64 * 1024;
-const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK_BYTES);
 
 /** Writes `data` at `offset`, leaving whole zero blocks as holes (the file is truncated to size at the end). */
 async function writeSparse(handle: FileHandle, data: Buffer, offset: number): Promise<void> {

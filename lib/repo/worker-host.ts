@@ -1,0 +1,75 @@
+import { parentPort } from 'node:worker_threads';
+
+/** What a job handler may do besides returning its result. */
+export interface JobContext {
+  /** Streams a message to the main thread; waits while more than the flow-control budget is unacknowledged. */
+  send(payload: unknown, transfer?: ArrayBuffer[], bytes?: number): Promise<void>;
+}
+
+export type JobHandler = (job: Record<string, unknown>, ctx: JobContext) => Promise<unknown>;
+
+/** Unacknowledged streamed bytes per job before the worker pauses (the main thread acks as it packs). */
+const FLOW_CONTROL_BYTES = 32 * 1024 * 1024;
+
+/** Serves jobs in a worker thread: one at a time, in arrival order; `ack` messages release flow control. */
+export function serveJobs(handlers: Record<string, JobHandler>): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveJobs must run in a worker thread');
+  const queue: Record<string, unknown>[] = [];
+  const outstanding = new Map<number, { bytes: number; wake?: () => void }>();
+  let running = false;
+
+  const runNext = async () => {
+    if (running) return;
+    running = true;
+    while (queue.length > 0) {
+      const job = queue.shift()!;
+      const jobId = job.jobId as number;
+      const flow = { bytes: 0 as number, wake: undefined as (() => void) | undefined };
+      outstanding.set(jobId, flow);
+      const ctx: JobContext = {
+        async send(payload, transfer = [], bytes = 0) {
+          port.postMessage({ jobId, kind: 'message', payload }, transfer);
+          flow.bytes += bytes;
+          while (flow.bytes > FLOW_CONTROL_BYTES) await new Promise<void>((resolve) => (flow.wake = resolve));
+        },
+      };
+      try {
+        const handler = handlers[job.op as string];
+        if (!handler) throw new Error(`unknown worker job ${String(job.op)}`);
+        port.postMessage({ jobId, kind: 'done', payload: await handler(job, ctx) });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException & { path?: unknown };
+        port.postMessage({
+          jobId,
+          kind: 'error',
+          error: {
+            name: e.name ?? 'Error',
+            message: e.message ?? String(err),
+            code: e.code,
+            path: typeof e.path === 'string' ? e.path : undefined,
+          },
+        });
+      } finally {
+        outstanding.delete(jobId);
+      }
+    }
+    running = false;
+  };
+
+  port.on('message', (msg: Record<string, unknown>) => {
+    if (msg.op === 'ack') {
+      const flow = outstanding.get(msg.jobId as number);
+      if (flow) {
+        flow.bytes -= msg.bytes as number;
+        if (flow.bytes <= FLOW_CONTROL_BYTES) {
+          flow.wake?.();
+          flow.wake = undefined;
+        }
+      }
+      return;
+    }
+    queue.push(msg);
+    void runNext();
+  });
+}

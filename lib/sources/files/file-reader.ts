@@ -1,0 +1,69 @@
+import type { BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { type PreparedBlob, prepareBlob } from '../../repo/blob-codec';
+import { chunkStream } from '../../repo/chunk-stream';
+import type { Chunker } from '../../repo/chunker';
+import type { Keyring } from '../../repo/crypto';
+import type { BlobId } from '../../repo/ids';
+import { BlobType } from '../../repo/pack';
+
+/** The result of reading one file: its content list, the bytes read, and whether it changed meanwhile. */
+export interface FileReadResult {
+  content: BlobId[];
+  size: number;
+  changed: boolean;
+}
+
+/** The metadata a file had when the walk saw it (strings: bigint does not cross threads in every Node). */
+export interface ExpectedStat {
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+/** Snapshot of the fields change detection compares. */
+export function expectedStat(s: BigIntStats): ExpectedStat {
+  return { size: Number(s.size), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
+}
+
+/**
+ * Reads a file with blocking calls, cutting, hashing, compressing and sealing each chunk: the body of a
+ * worker thread's `read` job (blocking is right there: the thread has nothing else to do). `emit` gets
+ * every chunk's prepared blob in order and may pause the reader.
+ */
+export async function readFileBlobs(
+  path: Buffer,
+  expect: ExpectedStat,
+  chunker: Chunker,
+  keyring: Keyring,
+  emit: (blob: PreparedBlob) => Promise<void>,
+): Promise<FileReadResult> {
+  const fd = openSync(path, 'r');
+  try {
+    const content: BlobId[] = [];
+    let size = 0;
+    let position = 0;
+    const read = async (buf: Buffer, offset: number, length: number) => {
+      // Stop at the expected size (no extra read to find the end): the fstat below tells whether it grew.
+      if (position >= expect.size) return 0;
+      const n = readSync(fd, buf, offset, Math.min(length, expect.size - position), position);
+      position += n;
+      return n;
+    };
+    for await (const chunk of chunkStream(read, chunker, expect.size)) {
+      size += chunk.length;
+      const blob = prepareBlob(keyring, BlobType.Data, chunk);
+      content.push(blob.id);
+      await emit(blob);
+    }
+    const after = fstatSync(fd, { bigint: true });
+    const changed =
+      Number(after.size) !== expect.size ||
+      after.mtimeNs.toString() !== expect.mtimeNs ||
+      after.ctimeNs.toString() !== expect.ctimeNs ||
+      size !== expect.size;
+    return { content, size, changed };
+  } finally {
+    closeSync(fd);
+  }
+}

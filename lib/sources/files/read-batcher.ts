@@ -1,0 +1,102 @@
+import type { PreparedBlob } from '../../repo/blob-codec';
+import type { WorkerPool } from '../../repo/worker-pool';
+import { WorkerJobError } from '../../repo/worker-pool';
+import type { ExpectedStat, FileReadResult } from './file-reader';
+
+/** Files per batch: a job per small file costs more in messages than reading it. */
+export const BATCH_MAX_FILES = 64;
+/** Bytes per batch: large files travel alone. */
+export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+/** Batches in flight per worker. */
+export const BATCHES_PER_WORKER = 2;
+/** Acknowledge streamed blob bytes to a worker in steps of this size (one ack per message is too chatty). */
+const ACK_STEP_BYTES = 4 * 1024 * 1024;
+
+/** A batch of blobs as a worker sends it: descriptors plus one transferred buffer of sealed bytes. */
+export interface BlobBatch {
+  blobs: Omit<PreparedBlob, 'sealed'>[] & { offset: number; length: number }[];
+  data: ArrayBuffer;
+}
+
+/** One file's outcome in a batch: its result, or the error reading it raised. */
+export type BatchFileResult = FileReadResult | { error: { code?: string; message: string } };
+
+interface Request {
+  path: string;
+  expect: ExpectedStat;
+  resolve(r: FileReadResult): void;
+  reject(err: Error): void;
+}
+
+/**
+ * Gathers file reads into batches for worker threads: a backup of 20,000 save files then costs a few
+ * hundred messages instead of 40,000. Each request resolves with that file's result; blobs stream to
+ * `onBlob` (the blob writer) as workers produce them.
+ */
+export class ReadBatcher {
+  private queue: Request[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly onBlob: (blob: PreparedBlob) => Promise<void>,
+  ) {}
+
+  /** How many reads to keep queued: enough to fill every worker's batches. */
+  get capacity(): number {
+    return this.pool.size * BATCHES_PER_WORKER * BATCH_MAX_FILES;
+  }
+
+  /** Reads one file (path bytes as a latin1 string cross threads without copying a pooled buffer). */
+  read(path: Buffer, expect: ExpectedStat): Promise<FileReadResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ path: path.toString('latin1'), expect, resolve, reject });
+      this.queuedBytes += expect.size;
+      if (this.queue.length >= BATCH_MAX_FILES || this.queuedBytes >= BATCH_MAX_BYTES) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    let unacked = 0;
+    this.pool
+      .run<BatchFileResult[]>(
+        { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
+        [],
+        async (msg, reply) => {
+          const { blobs, data } = msg as BlobBatch;
+          const bytes = Buffer.from(data);
+          for (const b of blobs)
+            await this.onBlob({ ...b, sealed: bytes.subarray(b.offset, b.offset + b.length) });
+          unacked += bytes.length;
+          if (unacked >= ACK_STEP_BYTES) {
+            reply({ op: 'ack', bytes: unacked });
+            unacked = 0;
+          }
+        },
+      )
+      .then(
+        (results) =>
+          results.forEach((r, i) => {
+            const req = batch[i]!;
+            if ('error' in r)
+              req.reject(new WorkerJobError('Error', r.error.message, r.error.code, req.path));
+            else req.resolve(r);
+          }),
+        (err: Error) => {
+          for (const req of batch) req.reject(err);
+        },
+      );
+  }
+}

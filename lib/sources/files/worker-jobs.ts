@@ -1,0 +1,205 @@
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  ftruncateSync,
+  lchownSync,
+  openSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { workerData } from 'node:worker_threads';
+import type { PreparedBlob } from '../../repo/blob-codec';
+import { decodeBlob } from '../../repo/blob-codec';
+import { verifyPackBytes } from '../../repo/check';
+import { Chunker, type ChunkerParams, gearTable } from '../../repo/chunker';
+import type { BlobId, PackId } from '../../repo/ids';
+import { decodeKeyring } from '../../repo/keyring';
+import { type JobContext, serveJobs } from '../../repo/worker-host';
+import { type ExpectedStat, readFileBlobs } from './file-reader';
+import type { BatchFileResult } from './read-batcher';
+import { SPARSE_BLOCK_BYTES, ZERO_BLOCK } from './sparse';
+
+/** What a restore job tells a worker to do with one decoded blob. */
+export interface RestoreTarget {
+  path: Uint8Array;
+  offset: number;
+  /** Set on the job that writes the file's last blob: truncate to size and apply metadata. */
+  finish?: FinishFile;
+}
+
+export interface FinishFile {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: string;
+}
+
+export interface RestoreRunJob {
+  packName: string;
+  start: number;
+  bytes: Uint8Array;
+  blobs: {
+    id: string;
+    offset: number;
+    length: number;
+    rawLength: number;
+    compression: number;
+    targets: RestoreTarget[];
+  }[];
+  asRoot: boolean;
+}
+
+/** Entry point of a zapas worker thread: the keyring and chunker come in workerData, jobs by message. */
+export function startWorker(): void {
+  const keyring = decodeKeyring(Buffer.from(workerData.keyring as Uint8Array), 'worker keyring');
+  const chunker = new Chunker(gearTable(keyring.chunkerSeed), workerData.chunker as ChunkerParams);
+  serveJobs({
+    read: (job, ctx: JobContext) =>
+      readBatch(job.files as { path: string; expect: ExpectedStat }[], chunker, keyring, ctx),
+    restore: async (job) => restoreRun(keyring, job as unknown as RestoreRunJob),
+    'verify-pack': async (job) =>
+      verifyPackBytes(
+        keyring,
+        job.packId as PackId,
+        Buffer.from(job.bytes as Uint8Array),
+        new Map(job.indexed as [BlobId, { offset: number; length: number }][]),
+      ),
+  });
+}
+
+/** Sealed bytes gathered before they are sent to the main thread as one transferred buffer. */
+const SEND_BATCH_BYTES = 1024 * 1024;
+
+/** Reads a batch of files; blobs go to the main thread in batches, each one buffer transferred (not copied). */
+async function readBatch(
+  files: { path: string; expect: ExpectedStat }[],
+  chunker: Chunker,
+  keyring: ReturnType<typeof decodeKeyring>,
+  ctx: JobContext,
+): Promise<BatchFileResult[]> {
+  let pending: PreparedBlob[] = [];
+  let pendingBytes = 0;
+  const send = async () => {
+    if (pending.length === 0) return;
+    const data = Buffer.allocUnsafeSlow(pendingBytes);
+    let offset = 0;
+    const blobs = pending.map((b) => {
+      b.sealed.copy(data, offset);
+      const d = {
+        id: b.id,
+        type: b.type,
+        compression: b.compression,
+        rawLength: b.rawLength,
+        offset,
+        length: b.sealed.length,
+      };
+      offset += b.sealed.length;
+      return d;
+    });
+    pending = [];
+    pendingBytes = 0;
+    await ctx.send({ blobs, data: data.buffer }, [data.buffer as ArrayBuffer], data.length);
+  };
+  const results: BatchFileResult[] = [];
+  for (const f of files) {
+    try {
+      results.push(
+        await readFileBlobs(Buffer.from(f.path, 'latin1'), f.expect, chunker, keyring, async (blob) => {
+          pending.push(blob);
+          pendingBytes += blob.sealed.length;
+          if (pendingBytes >= SEND_BATCH_BYTES) await send();
+        }),
+      );
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      results.push({ error: { code: e.code, message: e.message } });
+    }
+  }
+  await send();
+  return results;
+}
+
+/** Decodes the blobs of one ranged read of a pack and writes them into their files, with blocking calls. */
+function restoreRun(
+  keyring: ReturnType<typeof decodeKeyring>,
+  job: RestoreRunJob,
+): { bytes: number; finished: number } {
+  const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length);
+  let written = 0;
+  let finished = 0;
+  const fds = new Map<string, number>();
+  const fdOf = (path: Buffer) => {
+    const key = path.toString('binary');
+    let fd = fds.get(key);
+    if (fd === undefined) {
+      // Create without truncating: several jobs may fill one large file, each at its own offsets (the
+      // target folder was empty when the restore began, so every file here is ours).
+      fd = withPath(path, () => openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600));
+      fds.set(key, fd);
+    }
+    return fd;
+  };
+  try {
+    for (const blob of job.blobs) {
+      const sealed = bytes.subarray(blob.offset - job.start, blob.offset - job.start + blob.length);
+      const data = decodeBlob(keyring, blob.id as BlobId, sealed, blob, job.packName);
+      for (const t of blob.targets) {
+        const path = Buffer.from(t.path);
+        const fd = fdOf(path);
+        withPath(path, () => writeSparse(fd, data, t.offset));
+        written += data.length;
+        if (t.finish) {
+          const f = t.finish;
+          withPath(path, () => ftruncateSync(fd, f.size));
+          closeSync(fd);
+          fds.delete(path.toString('binary'));
+          applyFileMetadata(path, f, job.asRoot);
+          finished++;
+        }
+      }
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+  return { bytes: written, finished };
+}
+
+/** Owner (as root), mode and mtime of a finished file. */
+export function applyFileMetadata(path: Buffer, f: FinishFile, asRoot: boolean): void {
+  const ns = BigInt(f.mtimeNs);
+  const seconds = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+  if (asRoot) lchownSync(path, f.uid, f.gid);
+  chmodSync(path, f.mode);
+  utimesSync(path, seconds, seconds);
+}
+
+function writeSparse(fd: number, data: Buffer, offset: number): void {
+  let start = -1;
+  for (let pos = 0; pos < data.length; pos += SPARSE_BLOCK_BYTES) {
+    const block = data.subarray(pos, pos + SPARSE_BLOCK_BYTES);
+    const zero = block.length === SPARSE_BLOCK_BYTES && block.equals(ZERO_BLOCK);
+    if (!zero && start < 0) start = pos;
+    if (zero && start >= 0) {
+      writeAll(fd, data.subarray(start, pos), offset + start);
+      start = -1;
+    }
+  }
+  if (start >= 0) writeAll(fd, data.subarray(start), offset + start);
+}
+
+function writeAll(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length; )
+    done += writeSync(fd, data, done, data.length - done, position + done);
+}
+
+/** Attaches the path to an fs error so the main thread can name the file. */
+function withPath<T>(path: Buffer, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    (err as { path?: string }).path = path.toString('utf8');
+    throw err;
+  }
+}
