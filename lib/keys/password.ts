@@ -6,10 +6,13 @@ import type { KeySlotCodec, StoredKeySlot } from '../repo/keyslots';
 
 /**
  * Password key slots: scrypt derives a key-encryption key from the password, which seals the master key
- * with AES-256-GCM. scrypt with N=2^17, r=8, p=1 costs 128 MiB and about half a second per try, which
- * is what makes guessing expensive.
+ * with AES-256-GCM. scrypt with N=2^16, r=8, p=1 costs 64 MiB and about a quarter second per try (the
+ * cost restic calibrates to), which is what makes guessing expensive; 64 MiB keeps a backup's peak
+ * memory low. Existing slots keep the cost they were made with.
  */
-export const SCRYPT_DEFAULT_LOG_N = 17;
+export const SCRYPT_DEFAULT_LOG_N = 16;
+/** Highest cost a slot may ask for: a planted slot must not make opening use unbounded memory. */
+export const SCRYPT_MAX_LOG_N = 22;
 /** Lowest cost accepted: tests use it to keep runs fast; never for real repositories. */
 export const SCRYPT_MIN_LOG_N = 10;
 const SCRYPT_R = 8;
@@ -32,7 +35,8 @@ export class PasswordKeySlot implements KeySlotCodec {
     private readonly password: string,
     private readonly logN = SCRYPT_DEFAULT_LOG_N,
   ) {
-    if (logN < SCRYPT_MIN_LOG_N || logN > 22) throw new RangeError(`scrypt cost 2^${logN} out of range`);
+    if (logN < SCRYPT_MIN_LOG_N || logN > SCRYPT_MAX_LOG_N)
+      throw new RangeError(`scrypt cost 2^${logN} out of range`);
   }
 
   async wrap(masterKey: Buffer, slotId: string) {
@@ -53,6 +57,21 @@ export class PasswordKeySlot implements KeySlotCodec {
   async unwrap(slot: StoredKeySlot): Promise<Buffer | undefined> {
     const params = slot.params as unknown as ScryptParams;
     if (params.kdf !== 'scrypt') return undefined;
+    const sane =
+      Number.isInteger(params.logN) &&
+      params.logN >= SCRYPT_MIN_LOG_N &&
+      params.logN <= SCRYPT_MAX_LOG_N &&
+      Number.isInteger(params.r) &&
+      params.r >= 1 &&
+      params.r <= 32 &&
+      Number.isInteger(params.p) &&
+      params.p >= 1 &&
+      params.p <= 16;
+    if (!sane)
+      throw new IntegrityError(
+        `keys/${slot.id}`,
+        'key slot asks for scrypt parameters out of range (damaged or planted)',
+      );
     const kek = await derive(this.password, params);
     try {
       return openWith(kek, Buffer.from(slot.wrapped, 'base64'), aadOf(slot.id), `keys/${slot.id}`);

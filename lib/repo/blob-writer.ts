@@ -8,6 +8,8 @@ import type { Repository } from './repository';
 
 /** A pack is finished once it holds this much: large enough that object stores charge few requests. */
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** A pack is also finished at this many blobs, so its header (42 bytes per blob) stays far below the 16 MiB readers accept. */
+export const PACK_MAX_BLOBS = 100_000;
 /** Large blobs compressed at once on libuv's pool: enough to keep the other core busy, few enough to bound memory. */
 export const PARALLEL_COMPRESSIONS = 3;
 /** Pack uploads at once. */
@@ -52,7 +54,7 @@ export class BlobWriter {
 
   /** True when the repository or this run already holds the blob. */
   has(id: BlobId): boolean {
-    return this.repo.index.has(id) || this.pending.has(id);
+    return this.repo.index.hasInClass(id, this.dataClass) || this.pending.has(id);
   }
 
   /**
@@ -131,7 +133,7 @@ export class BlobWriter {
     packer.add(id, type, compression, rawLength, sealed);
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += rawLength;
-    if (packer.size >= this.packTargetBytes) {
+    if (packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS) {
       this.packers.delete(type);
       await this.writePack(packer);
     }

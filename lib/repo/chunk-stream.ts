@@ -5,17 +5,23 @@ export type ReadFn = (buf: Buffer, offset: number, length: number) => Promise<nu
 
 /**
  * Cuts a stream of bytes into content-defined chunks without holding more than two maximum-size
- * chunks in memory. Each yielded Buffer is a fresh copy, owned by the caller. `sizeHint` (the
- * expected total, e.g. a file's size) lets small inputs use a buffer of their own size.
+ * chunks in memory. Each yielded Buffer is a fresh copy, owned by the caller — unless `borrow` is
+ * given: then chunks are views into that buffer (at least two maximum chunk sizes), valid only until
+ * the consumer asks for the next one. Consumers that seal each chunk at once borrow, which saves a copy
+ * of every byte and lets one buffer serve every file. `sizeHint` (the expected total, e.g. a file's
+ * size) lets small inputs use a buffer of their own size.
  */
 export async function* chunkStream(
   read: ReadFn,
   chunker: Chunker,
   sizeHint?: number,
+  borrow?: Buffer,
 ): AsyncGenerator<Buffer> {
   const { maxBytes } = chunker.params;
+  if (borrow && borrow.length < 2 * maxBytes)
+    throw new RangeError('a borrowed chunk buffer must hold two maximum-size chunks');
   const capacity = sizeHint !== undefined && sizeHint < maxBytes ? sizeHint + 1 : 2 * maxBytes;
-  let buf = Buffer.allocUnsafe(Math.max(capacity, 1));
+  let buf = borrow ?? Buffer.allocUnsafe(Math.max(capacity, 1));
   let start = 0;
   let filled = 0;
   let ended = false;
@@ -41,7 +47,7 @@ export async function* chunkStream(
     }
     if (start === filled) return;
     const n = chunker.cut(buf, start, filled);
-    yield Buffer.from(buf.subarray(start, start + n));
+    yield borrow ? buf.subarray(start, start + n) : Buffer.from(buf.subarray(start, start + n));
     start += n;
   }
 }

@@ -69,6 +69,8 @@ export function decodeIndex(
 /** Every blob of the repository by id, and every indexed pack: the in-memory union of index objects. */
 export class MasterIndex {
   private readonly blobs = new Map<BlobId, IndexEntry>();
+  /** Data classes other than the first location's that also hold a blob (dedup stays within a class). */
+  private readonly alsoIn = new Map<BlobId, Set<string>>();
   readonly packs = new Map<PackId, { dataClass: string; blobs: number; bytes: number }>();
   /** Which index objects list which packs (prune rewrites index objects). */
   readonly packsByIndex = new Map<IndexId, PackId[]>();
@@ -92,7 +94,13 @@ export class MasterIndex {
     let bytes = 0;
     for (const e of p.entries) {
       bytes += e.length;
-      if (!this.blobs.has(e.id)) {
+      const first = this.blobs.get(e.id);
+      if (first && this.packs.get(first.pack)?.dataClass !== p.dataClass) {
+        const classes = this.alsoIn.get(e.id) ?? new Set<string>();
+        classes.add(p.dataClass);
+        this.alsoIn.set(e.id, classes);
+      }
+      if (!first) {
         this.blobs.set(e.id, {
           pack: p.id,
           type: e.type,
@@ -112,6 +120,16 @@ export class MasterIndex {
 
   has(id: BlobId): boolean {
     return this.blobs.has(id);
+  }
+
+  /**
+   * True when a pack of `dataClass` holds the blob. Deduplication stays inside a data class, so that
+   * retention, residency, storage tier and per-tenant keys always apply to whole packs (DESIGN.md).
+   */
+  hasInClass(id: BlobId, dataClass: string): boolean {
+    const e = this.blobs.get(id);
+    if (!e) return false;
+    return this.packs.get(e.pack)?.dataClass === dataClass || (this.alsoIn.get(id)?.has(dataClass) ?? false);
   }
 
   /** Every (blob id, entry) pair. */

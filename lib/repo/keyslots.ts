@@ -62,15 +62,22 @@ export async function listKeySlots(storage: Storage): Promise<KeySlotInfo[]> {
   return slots.map(({ wrapped: _wrapped, ...info }) => info);
 }
 
-/** Finds the slot that `codec` opens; returns the keyring and that slot's id. WrongKeyError when none does. */
+/**
+ * Finds the slot that `codec` opens and whose keyring `accept` takes (the repository checks that it
+ * opens its config: a slot left by an interrupted `init` wraps a key that opens nothing).
+ * WrongKeyError when none does.
+ */
 export async function unlockKeyring(
   storage: Storage,
   codec: KeySlotCodec,
+  accept: (keyring: Keyring) => boolean = () => true,
 ): Promise<{ keyring: Keyring; slotId: string }> {
   const slots = (await readSlots(storage)).filter((s) => s.kind === codec.kind);
   for (const slot of slots) {
     const master = await codec.unwrap(slot);
-    if (master) return { keyring: decodeKeyring(master, KEYS_PREFIX + slot.id), slotId: slot.id };
+    if (!master) continue;
+    const keyring = decodeKeyring(master, KEYS_PREFIX + slot.id);
+    if (accept(keyring)) return { keyring, slotId: slot.id };
   }
   throw new WrongKeyError(
     slots.length === 0

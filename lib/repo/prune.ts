@@ -20,6 +20,8 @@ export interface PruneOptions {
   graceMs?: number;
   clock?: Clock;
   onInfo?: (line: string) => void;
+  /** Fault-injection seam for tests: runs between the mark and the sweep. */
+  beforeSweep?: () => Promise<void>;
 }
 
 export interface PruneReport {
@@ -104,6 +106,7 @@ export async function pruneRepository(repo: Repository, opts: PruneOptions = {})
     }
     if (opts.dryRun) return report;
 
+    await opts.beforeSweep?.();
     // Phase two: sweep.
     const locks = (await listLocks(repo, clock)).filter((l) => !l.stale && l.lock.kind === 'backup');
     const graceMs = opts.graceMs ?? 0;
@@ -125,12 +128,20 @@ export async function pruneRepository(repo: Repository, opts: PruneOptions = {})
       sweptMarks.push(id);
       for (const p of [...mark.packs, ...mark.unindexedPacks]) doomed.add(p);
     }
+    // The rescue check must see every snapshot and index written before the locks were listed: a
+    // backup that finished just before (its lock gone) may use condemned packs. So both are read
+    // again here, after the lock listing, never reused from phase one.
+    let referencedNow = referenced;
+    if (doomed.size > 0) {
+      state = await loadIndexState(repo);
+      referencedNow = await referencedBlobs(repo);
+    }
     // A doomed pack is rescued when it holds a referenced blob that no surviving pack holds.
     for (const pack of [...doomed]) {
       const entries = state.packs.get(pack)?.entries ?? [];
       const needed = entries.some(
         (e) =>
-          referenced.has(e.id) &&
+          referencedNow.has(e.id) &&
           !(state.locations.get(e.id) ?? []).some(
             (p) => p !== pack && !doomed.has(p) && !stillCondemned.has(p),
           ),

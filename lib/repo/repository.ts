@@ -11,6 +11,7 @@ import {
   RepositoryNotFoundError,
   SnapshotNotFoundError,
   UnsupportedFormatError,
+  WrongKeyError,
 } from './errors';
 import type { BlobId, IndexId, SnapshotId } from './ids';
 import { decodeIndex, INDEX_PREFIX, type IndexEntry, MasterIndex, type StoredIndex } from './index-file';
@@ -91,8 +92,41 @@ export class Repository implements BlobSource {
         });
       throw err;
     }
-    const { keyring } = await unlockKeyring(storage, codec);
+    const opens = (k: Keyring) => {
+      try {
+        open(k, sealed, AAD.config, CONFIG_NAME);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let keyring: Keyring;
+    try {
+      ({ keyring } = await unlockKeyring(storage, codec, opens));
+    } catch (err) {
+      // The secret opens a slot but no key opens the config: the config is what is damaged.
+      if (
+        err instanceof WrongKeyError &&
+        (await unlockKeyring(storage, codec).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        throw new IntegrityError(
+          CONFIG_NAME,
+          'config does not authenticate with the repository key (damaged or replaced)',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     const config = openJson<RepositoryConfig>(keyring, sealed, AAD.config, CONFIG_NAME);
+    if (!Number.isInteger(config.version) || config.version < 1) {
+      throw new IntegrityError(
+        CONFIG_NAME,
+        `config names no valid format version (${String(config.version)})`,
+      );
+    }
     if (config.version > FORMAT_VERSION) {
       throw new UnsupportedFormatError(
         `repository format ${config.version} is newer than this zapas reads (${FORMAT_VERSION})`,
@@ -264,15 +298,27 @@ export class Repository implements BlobSource {
 /** Parallel reads of small metadata objects (index, snapshots): enough to hide S3 latency. */
 export const METADATA_READ_PARALLELISM = 16;
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error. */
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight. After a failure no new call starts, and
+ * the promise rejects with the first error only once the calls in flight have settled: nothing keeps
+ * running in the background after the caller has moved on (or closed what those calls use).
+ */
 export async function mapLimit<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (!failure && next < items.length) {
+      try {
+        await fn(items[next++]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
 }

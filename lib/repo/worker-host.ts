@@ -8,15 +8,18 @@ export interface JobContext {
 
 export type JobHandler = (job: Record<string, unknown>, ctx: JobContext) => Promise<unknown>;
 
-/** Unacknowledged streamed bytes per job before the worker pauses (the main thread acks as it packs). */
-const FLOW_CONTROL_BYTES = 32 * 1024 * 1024;
+/**
+ * Unacknowledged streamed bytes per worker before it pauses (the main thread acks as it packs). Kept
+ * per worker, not per job: a per-job budget let a fast worker run ahead by a budget per queued job.
+ */
+const FLOW_CONTROL_BYTES = 16 * 1024 * 1024;
 
 /** Serves jobs in a worker thread: one at a time, in arrival order; `ack` messages release flow control. */
 export function serveJobs(handlers: Record<string, JobHandler>): void {
   const port = parentPort;
   if (!port) throw new Error('serveJobs must run in a worker thread');
   const queue: Record<string, unknown>[] = [];
-  const outstanding = new Map<number, { bytes: number; wake?: () => void }>();
+  const flow = { bytes: 0, wake: undefined as (() => void) | undefined };
   let running = false;
 
   const runNext = async () => {
@@ -25,8 +28,6 @@ export function serveJobs(handlers: Record<string, JobHandler>): void {
     while (queue.length > 0) {
       const job = queue.shift()!;
       const jobId = job.jobId as number;
-      const flow = { bytes: 0 as number, wake: undefined as (() => void) | undefined };
-      outstanding.set(jobId, flow);
       const ctx: JobContext = {
         async send(payload, transfer = [], bytes = 0) {
           port.postMessage({ jobId, kind: 'message', payload }, transfer);
@@ -50,8 +51,6 @@ export function serveJobs(handlers: Record<string, JobHandler>): void {
             path: typeof e.path === 'string' ? e.path : undefined,
           },
         });
-      } finally {
-        outstanding.delete(jobId);
       }
     }
     running = false;
@@ -59,13 +58,10 @@ export function serveJobs(handlers: Record<string, JobHandler>): void {
 
   port.on('message', (msg: Record<string, unknown>) => {
     if (msg.op === 'ack') {
-      const flow = outstanding.get(msg.jobId as number);
-      if (flow) {
-        flow.bytes -= msg.bytes as number;
-        if (flow.bytes <= FLOW_CONTROL_BYTES) {
-          flow.wake?.();
-          flow.wake = undefined;
-        }
+      flow.bytes -= msg.bytes as number;
+      if (flow.bytes <= FLOW_CONTROL_BYTES) {
+        flow.wake?.();
+        flow.wake = undefined;
       }
       return;
     }

@@ -111,6 +111,25 @@ describe('two-phase prune', () => {
     await expectHealthy(repo);
   });
 
+  it('rescues packs used by a backup that commits and ends between the mark and the sweep (no grace)', async () => {
+    const { repo, a } = await setup();
+    const first = await backupFiles(repo, [a], { source: 'a' });
+    await repo.deleteSnapshot(first.snapshotId as never);
+    // A backup that loaded the index before the mark is running...
+    const running = await Lock.acquire(repo, 'backup');
+    const report = await pruneRepository(repo, {
+      beforeSweep: async () => {
+        // ...and commits a snapshot that uses the condemned packs, then ends, before the sweep looks.
+        await repo.saveSnapshot({ ...first.snapshot, time: new Date().toISOString() });
+        await running.release();
+      },
+    });
+    expect(report.marked.packs).toBeGreaterThan(0);
+    expect(report.deleted.packs).toBe(0);
+    expect(report.rescued).toBe(report.marked.packs);
+    await expectHealthy(repo);
+  });
+
   it('repacks partly used packs and keeps every snapshot whole', async () => {
     const { repo } = await makeTempRepo();
     const dir = join(tmp(), `repack-${n++}`);

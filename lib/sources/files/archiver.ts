@@ -3,15 +3,24 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BlobWriter } from '../../repo/blob-writer';
 import { chunkStream } from '../../repo/chunk-stream';
+import { RepositoryError } from '../../repo/errors';
 import type { BlobId } from '../../repo/ids';
 import { BlobType } from '../../repo/pack';
 import type { Repository } from '../../repo/repository';
 import { encodeName, encodeTree, nodeNameBytes, type Tree, type TreeNode } from '../../repo/tree';
 import type { WorkerPool } from '../../repo/worker-pool';
+import { StorageError } from '../../storage/errors';
 import type { ExcludeMatcher } from './excludes';
 import { expectedStat, type FileReadResult } from './file-reader';
 import { Limiter } from './limiter';
 import { ReadBatcher } from './read-batcher';
+
+/** True for errors of reading a source file (errno-coded, from this thread or a worker), not of the repository. */
+function isSourceFileError(err: unknown): boolean {
+  if (err instanceof StorageError || err instanceof RepositoryError) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code.length > 0;
+}
 
 /** Files read at once on this thread: overlaps reads, chunking and compression across cores. */
 export const FILE_READ_PARALLELISM = 4;
@@ -216,6 +225,8 @@ export class Archiver {
         await this.opts.beforeRead?.(display);
         read = await this.readFile(path, stats);
       } catch (err) {
+        // A file we cannot read is named and left out; a repository or storage failure ends the backup.
+        if (!isSourceFileError(err)) throw err;
         this.warn(display, err);
         return undefined;
       }

@@ -9,8 +9,6 @@ export const BATCH_MAX_FILES = 64;
 export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 /** Batches in flight per worker. */
 export const BATCHES_PER_WORKER = 2;
-/** Acknowledge streamed blob bytes to a worker in steps of this size (one ack per message is too chatty). */
-const ACK_STEP_BYTES = 4 * 1024 * 1024;
 
 /** A batch of blobs as a worker sends it: descriptors plus one transferred buffer of sealed bytes. */
 export interface BlobBatch {
@@ -69,7 +67,6 @@ export class ReadBatcher {
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    let unacked = 0;
     this.pool
       .run<BatchFileResult[]>(
         { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
@@ -79,11 +76,9 @@ export class ReadBatcher {
           const bytes = Buffer.from(data);
           for (const b of blobs)
             await this.onBlob({ ...b, sealed: bytes.subarray(b.offset, b.offset + b.length) });
-          unacked += bytes.length;
-          if (unacked >= ACK_STEP_BYTES) {
-            reply({ op: 'ack', bytes: unacked });
-            unacked = 0;
-          }
+          // Every message (about 1 MiB) is acknowledged once packed: the worker's budget must return
+          // to zero across jobs.
+          reply({ op: 'ack', bytes: bytes.length });
         },
       )
       .then(
