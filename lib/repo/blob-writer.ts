@@ -144,13 +144,13 @@ export class BlobWriter {
       await new Promise<void>((resolve) => this.uploadWaiters.push(resolve));
     this.uploads++;
     try {
-      const { id, bytes, entries } = packer.finish(this.repo.keyring);
-      await this.repo.storage.put(packObjectName(id), bytes);
+      const { id, parts, size, entries } = packer.finishParts(this.repo.keyring);
+      await this.repo.storage.put(packObjectName(id), parts);
       const pack: IndexedPack = { id, dataClass: packer.dataClass, entries };
       this.repo.index.addPack(pack);
       for (const e of entries) this.pending.delete(e.id);
       this.unindexed.push(pack);
-      this.stats.bytesAdded += bytes.length;
+      this.stats.bytesAdded += size;
       this.stats.packsWritten++;
     } finally {
       this.uploads--;

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { Compression } from './compression';
-import { AAD, ENVELOPE_OVERHEAD_BYTES, type Keyring, open, seal, sha256Hex } from './crypto';
+import { AAD, ENVELOPE_OVERHEAD_BYTES, type Keyring, open, seal } from './crypto';
 import { IntegrityError } from './errors';
 import type { BlobId, PackId } from './ids';
 
@@ -69,14 +70,27 @@ export class PackBuilder {
     this.bytes += sealed.length;
   }
 
-  /** Seals the header and returns the pack's bytes, id and entries. */
-  finish(keyring: Keyring): { id: PackId; bytes: Buffer; entries: PackEntry[] } {
+  /** Seals the header and returns the pack's parts (written in order, never concatenated), id and entries. */
+  finishParts(keyring: Keyring): { id: PackId; parts: Buffer[]; size: number; entries: PackEntry[] } {
     const header = sealHeader(keyring, this.dataClass, this.entries);
     const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
     trailer.writeUInt32LE(header.length, 0);
     PACK_MAGIC.copy(trailer, 4);
-    const bytes = Buffer.concat([...this.parts, header, trailer]);
-    return { id: sha256Hex(bytes) as PackId, bytes, entries: this.entries };
+    const parts = [...this.parts, header, trailer];
+    const hash = createHash('sha256');
+    for (const p of parts) hash.update(p);
+    return {
+      id: hash.digest('hex') as PackId,
+      parts,
+      size: this.bytes + header.length + trailer.length,
+      entries: this.entries,
+    };
+  }
+
+  /** finishParts, as one buffer (tests, fuzzing). */
+  finish(keyring: Keyring): { id: PackId; bytes: Buffer; entries: PackEntry[] } {
+    const { id, parts, entries } = this.finishParts(keyring);
+    return { id, bytes: Buffer.concat(parts), entries };
   }
 }
 

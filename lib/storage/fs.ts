@@ -20,7 +20,7 @@ import {
   ObjectTruncatedError,
   StorageError,
 } from './errors';
-import type { ByteRange, ObjectInfo, PutOptions, Storage } from './storage';
+import type { ByteRange, ObjectInfo, PutData, PutOptions, Storage } from './storage';
 
 /**
  * Files whose name starts with this are writes in progress (or left by a crash): never objects.
@@ -55,7 +55,7 @@ export class FsStorage implements Storage {
    * kernel refuses atomically with EEXIST if the name is taken) or rename() (replace), and fsyncs the
    * folder so the new directory entry survives a crash.
    */
-  async put(name: string, data: Uint8Array, opts: PutOptions = {}): Promise<void> {
+  async put(name: string, data: PutData, opts: PutOptions = {}): Promise<void> {
     const file = this.pathOf(name);
     if (path.basename(file).startsWith(TEMP_FILE_PREFIX)) {
       throw new InvalidObjectNameError(
@@ -275,10 +275,21 @@ function assertRange(range: ByteRange, name: string, location: string): void {
 }
 
 /** Creates `file` exclusively, writes all of `data` and fsyncs it before closing. */
-async function writeDurably(file: string, data: Uint8Array): Promise<void> {
+async function writeDurably(file: string, data: PutData): Promise<void> {
   const handle = await open(file, 'wx');
   try {
-    await handle.writeFile(data);
+    if (Array.isArray(data)) {
+      // writev may stop short; go on from where it stopped.
+      let parts = data as readonly Uint8Array[];
+      while (parts.length > 0) {
+        let { bytesWritten } = await handle.writev(parts as Uint8Array[]);
+        while (parts.length > 0 && bytesWritten >= parts[0]!.length) {
+          bytesWritten -= parts[0]!.length;
+          parts = parts.slice(1);
+        }
+        if (bytesWritten > 0) parts = [parts[0]!.subarray(bytesWritten), ...parts.slice(1)];
+      }
+    } else await handle.writeFile(data as Uint8Array);
     await handle.sync();
   } finally {
     await handle.close();

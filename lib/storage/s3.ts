@@ -20,7 +20,7 @@ import {
   StorageError,
   StorageUnreachableError,
 } from './errors';
-import type { ByteRange, ObjectInfo, PutOptions, Storage } from './storage';
+import type { ByteRange, ObjectInfo, PutData, PutOptions, Storage } from './storage';
 
 const MIB = 1024 * 1024;
 /** Bodies larger than this go through a multipart upload, so one lost connection costs a part, not the pack. */
@@ -135,7 +135,8 @@ export class S3Storage implements Storage {
    * s3rver ignores that header and older S3-compatible deployments may too (CLOUDS.md). Only where the
    * service honours the header (AWS S3; Yandex documents it) is put-if-absent atomic.
    */
-  async put(name: string, data: Uint8Array, opts: PutOptions = {}): Promise<void> {
+  async put(name: string, parts: PutData, opts: PutOptions = {}): Promise<void> {
+    const data = Array.isArray(parts) ? Buffer.concat(parts as Uint8Array[]) : (parts as Uint8Array);
     const Key = this.keyOf(name);
     if (opts.ifAbsent && (await this.head(name)) !== undefined) {
       throw new ObjectExistsError(name, this.location);

@@ -21,11 +21,21 @@ export interface PutOptions {
   readonly ifAbsent?: boolean;
 }
 
+/** An object's bytes: one buffer, or parts written in order (a pack's blobs, without concatenating them). */
+export type PutData = Uint8Array | readonly Uint8Array[];
+
+/** The total length of PutData. */
+export function putDataLength(data: PutData): number {
+  return Array.isArray(data)
+    ? data.reduce((n: number, p: Uint8Array) => n + p.length, 0)
+    : (data as Uint8Array).length;
+}
+
 export interface Storage {
   /** Where the objects live, for messages (never contains credentials). */
   readonly location: string;
   /** Writes `data` under `name`; resolves only once the object is durable. */
-  put(name: string, data: Uint8Array, opts?: PutOptions): Promise<void>;
+  put(name: string, data: PutData, opts?: PutOptions): Promise<void>;
   /** Reads a whole object or a byte range of it; ObjectNotFoundError when absent. */
   get(name: string, range?: ByteRange): Promise<Buffer>;
   /** Size of an object, or undefined when it does not exist. */

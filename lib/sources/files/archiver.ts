@@ -12,7 +12,7 @@ import type { WorkerPool } from '../../repo/worker-pool';
 import { StorageError } from '../../storage/errors';
 import type { ExcludeMatcher } from './excludes';
 import { expectedStat, type FileReadResult } from './file-reader';
-import { Limiter } from './limiter';
+import { Limiter, mapOrdered } from './limiter';
 import { ReadBatcher } from './read-batcher';
 
 /** True for errors of reading a source file (errno-coded, from this thread or a worker), not of the repository. */
@@ -21,6 +21,9 @@ function isSourceFileError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return typeof code === 'string' && code.length > 0;
 }
+
+/** Entries of one folder in progress at once (files wait for the reader; folders recurse). */
+export const ENTRIES_IN_FLIGHT_PER_FOLDER = 64;
 
 /** Files read at once on this thread: overlaps reads, chunking and compression across cores. */
 export const FILE_READ_PARALLELISM = 4;
@@ -185,15 +188,15 @@ export class Archiver {
     }
     const parent = prev?.type === 'dir' ? await this.loadParentTree(prev.subtree) : undefined;
     const slash = Buffer.from('/');
-    const results = await Promise.all(
-      entries.map((entry) => {
-        const child =
-          path.length === 1 && path[0] === 0x2f
-            ? Buffer.concat([slash, entry])
-            : Buffer.concat([path, slash, entry]);
-        return this.archiveEntry(child, entry, parent?.get(entry.toString('binary')));
-      }),
-    );
+    // Entries of one folder are walked a bounded number at a time: all of a large tree at once held
+    // tens of thousands of pending stats in memory for no gain.
+    const results = await mapOrdered(entries, ENTRIES_IN_FLIGHT_PER_FOLDER, (entry) => {
+      const child =
+        path.length === 1 && path[0] === 0x2f
+          ? Buffer.concat([slash, entry])
+          : Buffer.concat([path, slash, entry]);
+      return this.archiveEntry(child, entry, parent?.get(entry.toString('binary')));
+    });
     const node = this.nodeFromStats(name, stats, 'dir');
     node.subtree = await this.saveTree(results.filter((n): n is TreeNode => n !== undefined));
     this.result.dirs++;

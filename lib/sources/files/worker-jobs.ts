@@ -15,6 +15,7 @@ import { verifyPackBytes } from '../../repo/check';
 import { Chunker, type ChunkerParams, gearTable } from '../../repo/chunker';
 import type { BlobId, PackId } from '../../repo/ids';
 import { decodeKeyring } from '../../repo/keyring';
+import { GarbageBudget } from '../../repo/memory';
 import { type JobContext, serveJobs } from '../../repo/worker-host';
 import { type ExpectedStat, readFileBlobs } from './file-reader';
 import type { BatchFileResult } from './read-batcher';
@@ -69,6 +70,9 @@ export function startWorker(): void {
   });
 }
 
+/** Collect short-lived buffers every 64 MiB of input (see GarbageBudget). */
+const garbage = new GarbageBudget(64 * 1024 * 1024);
+
 /** Sealed bytes gathered before they are sent to the main thread as one transferred buffer. */
 const SEND_BATCH_BYTES = 1024 * 1024;
 
@@ -104,6 +108,7 @@ async function readBatch(
   };
   const results: BatchFileResult[] = [];
   for (const f of files) {
+    garbage.spend(f.expect.size);
     try {
       results.push(
         await readFileBlobs(Buffer.from(f.path, 'latin1'), f.expect, chunker, keyring, async (blob) => {
