@@ -6,6 +6,7 @@ import type { KeyId } from './ids';
 /** Bytes of the blob-id MAC key and of the chunker seed. */
 const MAC_KEY_BYTES = 32;
 const CHUNKER_SEED_BYTES = 32;
+const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 
 interface StoredKeyring {
   version: 1;
@@ -52,6 +53,7 @@ export function decodeKeyring(bytes: Buffer, objectName: string): Keyring {
   }
   const dataKeys = new Map<KeyId, Buffer>();
   for (const { id, key } of stored.dataKeys) {
+    if (!KEY_ID_PATTERN.test(id)) throw new IntegrityError(objectName, `data key id "${id}" is not 16 hex digits`);
     const bytesOfKey = Buffer.from(key, 'base64');
     if (bytesOfKey.length !== DATA_KEY_BYTES)
       throw new IntegrityError(objectName, `data key ${id} has a bad length`);
@@ -59,10 +61,10 @@ export function decodeKeyring(bytes: Buffer, objectName: string): Keyring {
   }
   const current = dataKeys.get(stored.current as KeyId);
   if (!current) throw new IntegrityError(objectName, 'master key names no current data key');
-  return {
-    current: { id: stored.current as KeyId, key: current },
-    dataKeys,
-    macKey: Buffer.from(stored.macKey, 'base64'),
-    chunkerSeed: Buffer.from(stored.chunkerSeed, 'base64'),
-  };
+  const macKey = Buffer.from(stored.macKey ?? '', 'base64');
+  const chunkerSeed = Buffer.from(stored.chunkerSeed ?? '', 'base64');
+  if (macKey.length !== MAC_KEY_BYTES || chunkerSeed.length !== CHUNKER_SEED_BYTES) {
+    throw new IntegrityError(objectName, 'master key has a MAC key or chunker seed of the wrong length');
+  }
+  return { current: { id: stored.current as KeyId, key: current }, dataKeys, macKey, chunkerSeed };
 }

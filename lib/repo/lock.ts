@@ -17,7 +17,8 @@ export const LOCK_REFRESH_MS = 5 * 60 * 1000;
 /**
  * Lock kinds. Backups never block each other nor prune: prune's two-phase deletion keeps them safe
  * (docs/locking.md). A `backup` lock only announces a running backup and which prune marks it has
- * seen. `shared` (check, restore, copy) conflicts with `exclusive` (prune's sweep, forget).
+ * seen. `shared` (check, restore, copy's source) conflicts with `exclusive` (prune). `forget` takes no
+ * lock: removing a snapshot only drops references, which is safe at any time.
  */
 export type LockKind = 'backup' | 'shared' | 'exclusive';
 
