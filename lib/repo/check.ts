@@ -140,9 +140,18 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   if (percent > 0) {
     const all = [...index.packs.keys()].filter((p) => stored.has(p));
     const chosen = percent >= 100 ? all : sample(all, Math.max(1, Math.ceil((all.length * percent) / 100)));
+    const byPack = new Map<PackId, Map<BlobId, { offset: number; length: number }>>();
+    for (const [id, e] of index.entries()) {
+      let m = byPack.get(e.pack);
+      if (!m) {
+        m = new Map();
+        byPack.set(e.pack, m);
+      }
+      m.set(id, { offset: e.offset, length: e.length });
+    }
     let done = 0;
     await mapLimit(chosen, READ_DATA_PARALLELISM, async (pack) => {
-      await readPack(repo, pack, index, error, opts.pool);
+      await readPack(repo, pack, byPack, error, opts.pool);
       opts.onProgress?.(++done, chosen.length, 'packs');
     });
     report.packsRead = chosen.length;
@@ -153,7 +162,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
 async function readPack(
   repo: Repository,
   pack: PackId,
-  index: MasterIndex,
+  byPack: ReadonlyMap<PackId, Map<BlobId, { offset: number; length: number }>>,
   error: (o: string, m: string) => void,
   pool?: WorkerPool,
 ): Promise<void> {
@@ -165,11 +174,14 @@ async function readPack(
     if (err instanceof ObjectNotFoundError) return; // already reported as missing
     return error(name, describe(err));
   }
-  const indexed = new Map<BlobId, { offset: number; length: number }>();
-  for (const [id, e] of index.entries())
-    if (e.pack === pack) indexed.set(id, { offset: e.offset, length: e.length });
+  const indexed = byPack.get(pack) ?? new Map<BlobId, { offset: number; length: number }>();
+  // The pack's buffer is handed over to the worker, not copied, when it owns its memory.
+  const own = bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength;
   const problems = pool
-    ? await pool.run<CheckProblem[]>({ op: 'verify-pack', packId: pack, bytes, indexed: [...indexed] }, [])
+    ? await pool.run<CheckProblem[]>(
+        { op: 'verify-pack', packId: pack, bytes, indexed: [...indexed] },
+        own ? [bytes.buffer as ArrayBuffer] : [],
+      )
     : verifyPackBytes(repo.keyring, pack, bytes, indexed);
   for (const p of problems) error(p.object, p.message);
 }

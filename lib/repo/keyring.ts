@@ -53,7 +53,8 @@ export function decodeKeyring(bytes: Buffer, objectName: string): Keyring {
   }
   const dataKeys = new Map<KeyId, Buffer>();
   for (const { id, key } of stored.dataKeys) {
-    if (!KEY_ID_PATTERN.test(id)) throw new IntegrityError(objectName, `data key id "${id}" is not 16 hex digits`);
+    if (!KEY_ID_PATTERN.test(id))
+      throw new IntegrityError(objectName, `data key id "${id}" is not 16 hex digits`);
     const bytesOfKey = Buffer.from(key, 'base64');
     if (bytesOfKey.length !== DATA_KEY_BYTES)
       throw new IntegrityError(objectName, `data key ${id} has a bad length`);
