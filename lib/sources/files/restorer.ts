@@ -21,7 +21,7 @@ import { linkTargetBytes, nodeNameBytes, type TreeNode } from '../../repo/tree';
 import { WorkerJobError, type WorkerPool } from '../../repo/worker-pool';
 import type { ExcludeMatcher } from './excludes';
 import { type FileJob, type PackWork, READ_RUN_MAX_BYTES, RestorePlan, readRuns } from './restore-plan';
-import { SPARSE_BLOCK_BYTES, ZERO_BLOCK } from './sparse';
+import { nonZeroRanges } from './sparse';
 import type { FinishFile, RestoreTarget } from './worker-jobs';
 
 /** Packs fetched and unpacked at once. */
@@ -394,17 +394,7 @@ async function ensureEmptyTarget(target: string): Promise<void> {
   }
 }
 
-/** Writes `data` at `offset`, leaving whole zero blocks as holes (the file is truncated to size at the end). */
+/** Writes `data` at `offset`, leaving whole zero blocks as holes. */
 async function writeSparse(handle: FileHandle, data: Buffer, offset: number): Promise<void> {
-  let start = -1;
-  for (let pos = 0; pos < data.length; pos += SPARSE_BLOCK_BYTES) {
-    const block = data.subarray(pos, pos + SPARSE_BLOCK_BYTES);
-    const zero = block.length === SPARSE_BLOCK_BYTES && block.equals(ZERO_BLOCK);
-    if (!zero && start < 0) start = pos;
-    if (zero && start >= 0) {
-      await handle.write(data, start, pos - start, offset + start);
-      start = -1;
-    }
-  }
-  if (start >= 0) await handle.write(data, start, data.length - start, offset + start);
+  for (const [start, end] of nonZeroRanges(data)) await handle.write(data, start, end - start, offset + start);
 }

@@ -19,7 +19,7 @@ import { GarbageBudget } from '../../repo/memory';
 import { type JobContext, serveJobs } from '../../repo/worker-host';
 import { type ExpectedStat, readFileBlobs } from './file-reader';
 import type { BatchFileResult } from './read-batcher';
-import { SPARSE_BLOCK_BYTES, ZERO_BLOCK } from './sparse';
+import { nonZeroRanges } from './sparse';
 
 /** What a restore job tells a worker to do with one decoded blob. */
 export interface RestoreTarget {
@@ -181,17 +181,7 @@ export function applyFileMetadata(path: Buffer, f: FinishFile, asRoot: boolean):
 }
 
 function writeSparse(fd: number, data: Buffer, offset: number): void {
-  let start = -1;
-  for (let pos = 0; pos < data.length; pos += SPARSE_BLOCK_BYTES) {
-    const block = data.subarray(pos, pos + SPARSE_BLOCK_BYTES);
-    const zero = block.length === SPARSE_BLOCK_BYTES && block.equals(ZERO_BLOCK);
-    if (!zero && start < 0) start = pos;
-    if (zero && start >= 0) {
-      writeAll(fd, data.subarray(start, pos), offset + start);
-      start = -1;
-    }
-  }
-  if (start >= 0) writeAll(fd, data.subarray(start), offset + start);
+  for (const [start, end] of nonZeroRanges(data)) writeAll(fd, data.subarray(start, end), offset + start);
 }
 
 function writeAll(fd: number, data: Buffer, position: number): void {
