@@ -238,6 +238,21 @@ describe('zapas CLI on a local repository', () => {
     expect(await describeTree(repo, { times: false })).toEqual(before);
   });
 
+  it('draws progress on request (files, bytes, rate, ETA from the parent), and stays quiet otherwise', async () => {
+    const quiet = await cli('backup', src, '--source', 'progress');
+    expect(quiet.stderr).toBe('');
+    const shown = await cli('--progress', 'backup', src, '--source', 'progress');
+    expect(shown.stderr).toMatch(/backup: \d+ files, .*B \/ .*B, .*\/s/);
+    const restored = await cli(
+      '--progress',
+      'restore',
+      'latest',
+      '--target',
+      join(tmp(), 'restore-progress'),
+    );
+    expect(restored.stderr).toMatch(/restore: \d+ files/);
+  });
+
   it('help of every verb ends with its exit status list', async () => {
     for (const verb of [
       'init',

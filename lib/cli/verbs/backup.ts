@@ -37,7 +37,7 @@ export const backup: Verb = {
         ...(opts.source ? { source: opts.source as string } : {}),
         tags: opts.tag as string[],
         force: Boolean(opts.force),
-        onProgress: (p) => progress.update(p.files, p.bytesProcessed),
+        onProgress: (p) => progress.update(p.files, p.bytesProcessed, p.expectedBytes),
         onWarning: (w) => {
           warnings.push(w.path);
           progress.done();

@@ -35,6 +35,8 @@ export interface BackupProgress {
   bytesRead: number;
   bytesProcessed: number;
   current?: string;
+  /** Size of the parent snapshot, when there is one: the estimate behind the ETA. */
+  expectedBytes?: number;
 }
 
 /** What happened to one source path that could not be backed up faithfully. */
@@ -47,6 +49,8 @@ export interface ArchiveOptions {
   excludes?: ExcludeMatcher;
   /** Root tree of the parent snapshot: unchanged files reuse its content list without being read. */
   parentTree?: BlobId;
+  /** The parent snapshot's size, reported with progress as the expected total. */
+  expectedBytes?: number;
   /** Re-read every file even when the parent says it is unchanged. */
   force?: boolean;
   onProgress?: (p: Readonly<BackupProgress>) => void;
@@ -98,6 +102,7 @@ export class Archiver {
         })
       : undefined;
     this.limiter = new Limiter(this.batcher ? this.batcher.capacity : FILE_READ_PARALLELISM);
+    if (opts.expectedBytes !== undefined) this.progress.expectedBytes = opts.expectedBytes;
   }
 
   /** Backs up `paths` (absolute or relative to the working directory) and returns the root tree. */

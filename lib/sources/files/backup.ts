@@ -58,7 +58,11 @@ export async function backupFiles(
       .filter((s) => s.snapshot.source === source && sameList(s.snapshot.paths, absolute))
       .at(-1);
     const writer = new BlobWriter(repo, opts.dataClass ?? 'default');
-    const archiver = new Archiver(repo, writer, { ...opts, parentTree: parent?.snapshot.tree });
+    const archiver = new Archiver(repo, writer, {
+      ...opts,
+      parentTree: parent?.snapshot.tree,
+      ...(parent ? { expectedBytes: parent.snapshot.summary.bytesProcessed } : {}),
+    });
     const result = await archiver.archive(absolute);
     await writer.flush();
     const snapshot: Snapshot = {

@@ -396,5 +396,6 @@ async function ensureEmptyTarget(target: string): Promise<void> {
 
 /** Writes `data` at `offset`, leaving whole zero blocks as holes. */
 async function writeSparse(handle: FileHandle, data: Buffer, offset: number): Promise<void> {
-  for (const [start, end] of nonZeroRanges(data)) await handle.write(data, start, end - start, offset + start);
+  for (const [start, end] of nonZeroRanges(data))
+    await handle.write(data, start, end - start, offset + start);
 }
