@@ -29,6 +29,12 @@ const DATA = path.join(WORK, 'data');
 const LOGS = path.join(WORK, 'logs');
 const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
 const ZAPAS_CJS = path.join(ROOT, 'dist', 'zapas.cjs');
+/** Run zapas as its own #! line does (the V8 flags the command ships with), but on Node 24 explicitly. */
+const zapasFlags = () =>
+  readFileSync(ZAPAS_CJS, 'utf8')
+    .split('\n', 1)[0]
+    .split(/\s+/)
+    .filter((w) => w.startsWith('--'));
 const RESULTS = path.join(BENCH, 'results.md');
 const PASSWORD = 'bench-password-not-secret';
 const MiB = 1024 * 1024;
@@ -175,10 +181,19 @@ const TOOLS = {
   zapas: {
     env: zapasEnv,
     repo: zapasEnv.ZAPAS_REPOSITORY,
-    init: () => [NODE, ZAPAS_CJS, ...zRepo, 'init'],
-    backup: () => [NODE, ZAPAS_CJS, ...zRepo, 'backup', '--json', DATA],
-    restore: (target) => [NODE, ZAPAS_CJS, ...zRepo, 'restore', 'latest', '--target', target],
-    check: () => [NODE, ZAPAS_CJS, ...zRepo, 'check', '--read-data'],
+    init: () => [NODE, ...zapasFlags(), ZAPAS_CJS, ...zRepo, 'init'],
+    backup: () => [NODE, ...zapasFlags(), ZAPAS_CJS, ...zRepo, 'backup', '--json', DATA],
+    restore: (target) => [
+      NODE,
+      ...zapasFlags(),
+      ZAPAS_CJS,
+      ...zRepo,
+      'restore',
+      'latest',
+      '--target',
+      target,
+    ],
+    check: () => [NODE, ...zapasFlags(), ZAPAS_CJS, ...zRepo, 'check', '--read-data'],
     /** The summary of `backup --json`: its last line with messageType "summary". */
     summary(stdout) {
       const s = lastJson(stdout, (o) => o.messageType === 'summary');

@@ -21,6 +21,9 @@ interface PoolWorker {
   busy: number;
 }
 
+/** Young-generation size of a worker thread's heap. */
+export const WORKER_YOUNG_GENERATION_MB = 6;
+
 /** A job failed inside a worker; carries the worker's error kind, errno code and path. */
 export class WorkerJobError extends Error {
   override readonly name = 'WorkerJobError';
@@ -46,7 +49,11 @@ export class WorkerPool {
 
   constructor(script: string, size: number, workerData: unknown) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script, { workerData: { zapasWorker: true, ...(workerData as object) } });
+      const worker = new Worker(script, {
+        workerData: { zapasWorker: true, ...(workerData as object) },
+        // Workers churn through buffers too: a small young generation keeps their heaps small.
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      });
       const entry: PoolWorker = { worker, busy: 0 };
       worker.on('message', (msg: FromWorker) => this.receive(msg));
       worker.on('error', (err) => this.failWorker(entry, err));
