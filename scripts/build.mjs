@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 const SHEBANG = '#!/usr/bin/env -S node --max-semi-space-size=2';
 
 await build({
-  entryPoints: { zapas: 'bin/zapas.ts' },
+  entryPoints: { zapas: 'bin/zapas.ts', 'zapas-worker': 'bin/zapas-worker.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -47,10 +47,17 @@ export class WorkerPool {
   private readonly jobs = new Map<number, PendingJob>();
   private nextId = 1;
 
-  constructor(script: string, size: number, workerData: unknown) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(script, {
-        workerData: { zapasWorker: true, ...(workerData as object) },
+  /** Workers start on the first job: a backup with nothing to read (a no-op incremental) starts none. */
+  constructor(
+    private readonly script: string,
+    private readonly poolSize: number,
+    private readonly workerData: unknown,
+  ) {}
+
+  private start(): void {
+    for (let i = 0; i < this.poolSize; i++) {
+      const worker = new Worker(this.script, {
+        workerData: { zapasWorker: true, ...(this.workerData as object) },
         // Workers churn through buffers too: a small young generation keeps their heaps small.
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       });
@@ -66,7 +73,7 @@ export class WorkerPool {
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.poolSize;
   }
 
   /** Runs a job; `onMessage` sees the job's streamed messages in order and may reply (e.g. flow-control acks). */
@@ -75,6 +82,7 @@ export class WorkerPool {
     transfer: ArrayBuffer[] = [],
     onMessage?: PendingJob['onMessage'],
   ): Promise<T> {
+    if (this.workers.length === 0) this.start();
     const target = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const jobId = this.nextId++;
     target.busy++;

@@ -9,6 +9,8 @@ export const TEST_PASSWORD_FOR_CLI = TEST_PASSWORD;
 
 /** The bundled command (built by the jest global setup). */
 export const ZAPAS_BIN = join(__dirname, '..', '..', 'dist', 'zapas.cjs');
+/** The bundled worker-thread entry. */
+export const ZAPAS_WORKER = join(__dirname, '..', '..', 'dist', 'zapas-worker.cjs');
 
 export interface CliResult {
   code: number;
@@ -42,7 +44,7 @@ export async function runCli(args: readonly string[], extraEnv: NodeJS.ProcessEn
     stderr: { write: (s: string) => (stderr += s), isTTY: false },
     stdin,
     env: cliEnv(extraEnv),
-    workerScript: ZAPAS_BIN,
+    workerScript: ZAPAS_WORKER,
   };
   const code = await main(args, io);
   return { code, stdout, stderr };

@@ -67,19 +67,22 @@ export class ReadBatcher {
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    this.pool
-      .run<BatchFileResult[]>(
-        { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
-        [],
-        async (msg, reply) => {
-          const { blobs, data } = msg as BlobBatch;
-          const bytes = Buffer.from(data);
-          for (const b of blobs)
-            await this.onBlob({ ...b, sealed: bytes.subarray(b.offset, b.offset + b.length) });
-          // Every message (about 1 MiB) is acknowledged once packed: the worker's budget must return
-          // to zero across jobs.
-          reply({ op: 'ack', bytes: bytes.length });
-        },
+    // Runs on a timer: any failure, even a synchronous one, must reach the waiting requests.
+    Promise.resolve()
+      .then(() =>
+        this.pool.run<BatchFileResult[]>(
+          { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
+          [],
+          async (msg, reply) => {
+            const { blobs, data } = msg as BlobBatch;
+            const bytes = Buffer.from(data);
+            for (const b of blobs)
+              await this.onBlob({ ...b, sealed: bytes.subarray(b.offset, b.offset + b.length) });
+            // Every message (about 1 MiB) is acknowledged once packed: the worker's budget must return
+            // to zero across jobs.
+            reply({ op: 'ack', bytes: bytes.length });
+          },
+        ),
       )
       .then(
         (results) =>
