@@ -17,6 +17,8 @@ await build({
   format: 'cjs',
   sourcemap: 'linked',
   banner: { js: SHEBANG },
+  // A native addon (.node) cannot be bundled: it is loaded from node_modules at run time.
+  external: ['@napi-rs/blake-hash'],
   logLevel: 'warning',
 });
 await chmod('dist/zapas.cjs', 0o755);

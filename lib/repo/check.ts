@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { ObjectNotFoundError } from '../storage/errors';
 import { decodeBlob } from './blob-codec';
-import { type Keyring, sha256Hex } from './crypto';
+import { type Keyring, packIdOf } from './crypto';
 import { RepositoryError } from './errors';
 import type { BlobId, IndexId, PackId } from './ids';
 import { INDEX_PREFIX, type IndexedPack, MasterIndex } from './index-file';
@@ -198,7 +198,7 @@ export function verifyPackBytes(
 ): CheckProblem[] {
   const name = packObjectName(pack);
   const problems: CheckProblem[] = [];
-  if (sha256Hex(bytes) !== pack)
+  if (packIdOf([bytes]) !== pack)
     problems.push({ object: name, message: 'content does not match its name (damaged)' });
   let entries: ReturnType<typeof parsePack>['entries'];
   try {

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { Compression } from './compression';
-import { AAD, ENVELOPE_OVERHEAD_BYTES, type Keyring, open, seal } from './crypto';
+import { AAD, ENVELOPE_OVERHEAD_BYTES, type Keyring, open, packIdOf, seal } from './crypto';
 import { IntegrityError } from './errors';
 import type { BlobId, PackId } from './ids';
 
@@ -12,7 +11,7 @@ import type { BlobId, PackId } from './ids';
  * The header envelope seals: "ZPH1" | data class length (u8) | data class (UTF-8) | entry count (u32) |
  * entries of 42 bytes: blob type (u8) | compression (u8) | raw length (u32) | stored length (u32) |
  * blob id (32 bytes). Blob offsets are implicit: entries are in file order starting at 0. The pack id
- * is the SHA-256 of the whole pack, so storage can be checked without the key.
+ * is the unkeyed BLAKE3-256 of the whole pack, so storage can be checked without the key.
  */
 export const PACK_MAGIC = Buffer.from('ZPK1');
 const HEADER_MAGIC = Buffer.from('ZPH1');
@@ -77,10 +76,8 @@ export class PackBuilder {
     trailer.writeUInt32LE(header.length, 0);
     PACK_MAGIC.copy(trailer, 4);
     const parts = [...this.parts, header, trailer];
-    const hash = createHash('sha256');
-    for (const p of parts) hash.update(p);
     return {
-      id: hash.digest('hex') as PackId,
+      id: packIdOf(parts) as PackId,
       parts,
       size: this.bytes + header.length + trailer.length,
       entries: this.entries,
