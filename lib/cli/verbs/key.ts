@@ -1,7 +1,10 @@
+import type { Command } from 'commander';
 import { PasswordKeySlot } from '../../keys/password';
+import type { Keyring } from '../../repo/crypto';
 import { RepositoryNotFoundError } from '../../repo/errors';
 import { addKeySlot, listKeySlots, removeKeySlot, unlockKeyring } from '../../repo/keyslots';
 import { CONFIG_NAME } from '../../repo/repository';
+import type { Storage } from '../../storage/storage';
 import { kdfLogN, repoPassword, repoUrl, storageFor, type VerbContext } from '../context';
 import { table } from '../format';
 import { printJson } from '../io';
@@ -30,22 +33,31 @@ function newPassword(ctx: VerbContext, file: unknown): Promise<string> {
   });
 }
 
+/** Asks for a new password and wraps the master key in a new slot with it. */
+async function addPasswordSlot(
+  ctx: VerbContext,
+  storage: Storage,
+  keyring: Keyring,
+  file: unknown,
+): Promise<string> {
+  return addKeySlot(storage, keyring, new PasswordKeySlot(await newPassword(ctx, file), kdfLogN(ctx)));
+}
+
+function newPasswordOption(cmd: Command): Command {
+  return cmd.option(
+    '--new-password-file <file>',
+    'new password (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
+  );
+}
+
 const add: Verb = {
   name: 'add',
   summary: 'add a key slot with a new password',
-  configure: (cmd) =>
-    cmd.option(
-      '--new-password-file <file>',
-      'new password (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
-    ),
+  configure: newPasswordOption,
   exits: EXITS,
   async run(_a, opts, ctx) {
     const { storage, keyring } = await unlock(ctx);
-    const id = await addKeySlot(
-      storage,
-      keyring,
-      new PasswordKeySlot(await newPassword(ctx, opts.newPasswordFile), kdfLogN(ctx)),
-    );
+    const id = await addPasswordSlot(ctx, storage, keyring, opts.newPasswordFile);
     if (!ctx.globals.quiet) ctx.io.stdout.write(`added key slot ${id.slice(0, 8)}\n`);
     return 0;
   },
@@ -88,19 +100,11 @@ const remove: Verb = {
 const passwd: Verb = {
   name: 'passwd',
   summary: 'change the password: add a slot with the new one, then remove the current slot',
-  configure: (cmd) =>
-    cmd.option(
-      '--new-password-file <file>',
-      'new password (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
-    ),
+  configure: newPasswordOption,
   exits: EXITS,
   async run(_a, opts, ctx) {
     const { storage, keyring, slotId } = await unlock(ctx);
-    const id = await addKeySlot(
-      storage,
-      keyring,
-      new PasswordKeySlot(await newPassword(ctx, opts.newPasswordFile), kdfLogN(ctx)),
-    );
+    const id = await addPasswordSlot(ctx, storage, keyring, opts.newPasswordFile);
     await removeKeySlot(storage, slotId);
     if (!ctx.globals.quiet)
       ctx.io.stdout.write(`password changed: key slot ${slotId.slice(0, 8)} replaced by ${id.slice(0, 8)}\n`);
