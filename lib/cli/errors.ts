@@ -35,7 +35,7 @@ export const EXIT_TEXT: Record<number, string> = {
   0: 'success',
   1: 'failure (the message names what failed)',
   2: 'wrong usage',
-  3: 'snapshot written, but some source files could not be read (each named on stderr)',
+  3: 'snapshot written, but some source files could not be read, or older snapshots do not open (each named on stderr)',
   10: 'no repository at that location',
   11: 'repository locked by another process',
   12: 'wrong password or key',

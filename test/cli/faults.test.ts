@@ -114,6 +114,21 @@ describe('zapas CLI faults', () => {
     expect(r.stderr).toContain(objectName(repo, snap!));
   });
 
+  it('a damaged snapshot does not stop new backups or hide the other snapshots', async () => {
+    const repo = await copyRepo('one-bad-snapshot');
+    expect((await runCli(['--repo', repo, 'backup', src, '--source', 'second'])).code).toBe(0);
+    const [bad] = await objectsIn(repo, 'snapshots');
+    await cut(bad!, 30);
+    const listed = await runCli(['--repo', repo, 'snapshots', '--json']);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).toContain(objectName(repo, bad!));
+    expect(listed.stdout.trim().split('\n')).toHaveLength(1);
+    const backup = await runCli(['--repo', repo, 'backup', src]);
+    expect(backup.code).toBe(3);
+    expect(backup.stderr).toContain(objectName(repo, bad!));
+    expect(backup.stdout).toMatch(/snapshot [0-9a-f]{8} saved/);
+  });
+
   it('a damaged config or key slot is named', async () => {
     const repo = await copyRepo('flipped-config');
     await flipBit(join(repo, 'config'), -3);

@@ -24,7 +24,9 @@ describe('data classes', () => {
     // Same bytes, other class: stored again, in packs of its own class.
     expect(telemetry.snapshot.summary.blobsAdded).toBe(personal.snapshot.summary.blobsAdded);
     const again = await backupFiles(repo, [src], { source: 'c', dataClass: 'telemetry', force: true });
-    expect(again.snapshot.summary.blobsAdded).toBe(0);
+    // Within its class the 100 kB of random data deduplicates (only small trees may be new: the real
+    // folders above the source, such as /tmp, change their times while other tests run).
+    expect(again.snapshot.summary.bytesAdded).toBeLessThan(20_000);
     const stats = await repositoryStats(repo);
     expect(Object.keys(stats.byDataClass).sort()).toEqual(['personal', 'telemetry']);
     for (const file of await objectsIn(dir, 'data')) {

@@ -29,6 +29,7 @@ export const backup: Verb = {
     const repo = await openRepo(ctx);
     const progress = new ProgressLine(ctx, 'backup');
     const warnings: string[] = [];
+    const damage: string[] = [];
     const result = await withWorkers(ctx, repo, (pool) =>
       backupFiles(repo, paths, {
         ...(pool ? { pool } : {}),
@@ -38,6 +39,11 @@ export const backup: Verb = {
         tags: opts.tag as string[],
         force: Boolean(opts.force),
         onProgress: (p) => progress.update(p.files, p.bytesProcessed, p.expectedBytes),
+        onDamage: (object, message) => {
+          damage.push(object);
+          progress.done();
+          ctx.io.stderr.write(`warning: repository damage: ${message}\n`);
+        },
         onWarning: (w) => {
           warnings.push(w.path);
           progress.done();
@@ -76,12 +82,17 @@ export const backup: Verb = {
         ].join('\n')}\n`,
       );
     }
+    if (damage.length > 0) {
+      ctx.io.stderr.write(
+        `the snapshot was written, but ${damage.length} older snapshot(s) do not open: run \`zapas check\`\n`,
+      );
+    }
     if (warnings.length > 0) {
       ctx.io.stderr.write(
         `${warnings.length} file(s) could not be read completely; the snapshot lacks or marks them (see warnings above)\n`,
       );
       return EXIT.partial;
     }
-    return EXIT.ok;
+    return damage.length > 0 ? EXIT.partial : EXIT.ok;
   },
 };

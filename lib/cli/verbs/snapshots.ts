@@ -35,14 +35,19 @@ export const snapshots: Verb = {
   async run(_args, opts, ctx) {
     const repo = await openRepo(ctx);
     const tags = opts.tag as string[];
-    const list = (await repo.listSnapshots()).filter(
+    const damaged: string[] = [];
+    const all = await repo.listSnapshots((name, err) => {
+      damaged.push(name);
+      ctx.io.stderr.write(`error: ${err.message}\n`);
+    });
+    const list = all.filter(
       (r) =>
         (!opts.source || r.snapshot.source === opts.source) &&
         (tags.length === 0 || tags.some((t) => r.snapshot.tags.includes(t))),
     );
     if (opts.json) {
       for (const r of list) printJson(ctx.io, snapshotJson(r));
-      return 0;
+      return damaged.length === 0 ? 0 : 1;
     }
     const rows = [['ID', 'Time', 'Source', 'Tags', 'Size', 'Paths']];
     for (const r of list) {
@@ -57,6 +62,7 @@ export const snapshots: Verb = {
       ]);
     }
     ctx.io.stdout.write(`${table(rows)}\n${list.length} snapshot(s)\n`);
-    return 0;
+    // The readable ones are listed; a damaged one makes the exit code say so (run `zapas check`).
+    return damaged.length === 0 ? 0 : 1;
   },
 };

@@ -15,6 +15,8 @@ export interface FileBackupOptions extends Omit<ArchiveOptions, 'parentTree'> {
   tags?: string[];
   dataClass?: string;
   excludePatterns?: string[];
+  /** Damage found in the repository on the way (a snapshot that does not open); the backup goes on. */
+  onDamage?: (object: string, message: string) => void;
   now?: () => Date;
 }
 
@@ -54,7 +56,10 @@ export async function backupFiles(
     await repo.loadIndex();
     // Packs condemned by prune no longer serve deduplication: their blobs are written again.
     for (const pack of condemned.packs) repo.index.dropPack(pack);
-    const parent = (await repo.listSnapshots())
+    // A damaged old snapshot must not stop new backups: it is named, and the parent is chosen among
+    // the readable ones (`check` reports the damage).
+    const readable = await repo.listSnapshots((name, err) => opts.onDamage?.(name, err.message));
+    const parent = readable
       .filter((s) => s.snapshot.source === source && sameList(s.snapshot.paths, absolute))
       .at(-1);
     const writer = new BlobWriter(repo, opts.dataClass ?? 'default');
