@@ -84,7 +84,8 @@ describe('Chunker (FastCDC)', () => {
           expect(later.indexOf(first!)).toBeLessThan(8);
         },
       ),
-      { numRuns: 40 },
+      // How fast streams resynchronise is statistical: a fixed seed keeps the check deterministic.
+      { numRuns: 40, seed: 20261123 },
     );
   });
 
