@@ -18,9 +18,8 @@ export class WrongKeyError extends RepositoryError {
   override readonly name = 'WrongKeyError';
 }
 
-/** Stored bytes failed authentication, hashing or parsing: the object is damaged or was tampered with. */
-export class IntegrityError extends RepositoryError {
-  override readonly name = 'IntegrityError';
+/** An error about one stored object; the message starts with the object's name. */
+export class ObjectError extends RepositoryError {
   constructor(
     readonly objectName: string,
     detail: string,
@@ -30,16 +29,14 @@ export class IntegrityError extends RepositoryError {
   }
 }
 
+/** Stored bytes failed authentication, hashing or parsing: the object is damaged or was tampered with. */
+export class IntegrityError extends ObjectError {
+  override readonly name = 'IntegrityError';
+}
+
 /** An object that something refers to is not in the repository. */
-export class MissingObjectError extends RepositoryError {
+export class MissingObjectError extends ObjectError {
   override readonly name = 'MissingObjectError';
-  constructor(
-    readonly objectName: string,
-    detail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${objectName}: ${detail}`, options);
-  }
 }
 
 /** Another process holds a lock that conflicts with the requested operation. */
