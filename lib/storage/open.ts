@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redactUrlCredentials, StorageUrlError } from './errors';
 import { FsStorage } from './fs';
-import { DEFAULT_REGION, S3Storage } from './s3';
+import type * as S3Module from './s3';
 import type { Storage } from './storage';
 
 /** Where a repository URL points, before anything is opened. */
@@ -60,6 +60,9 @@ export function openStorage(url: string, opts: OpenStorageOptions = {}): Storage
   const accessKeyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
   const secretAccessKey = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
   const sessionToken = nonEmpty(env.AWS_SESSION_TOKEN);
+  // The S3 client (AWS SDK) is loaded only when an s3:// repository is opened: a local repository,
+  // and every start of the command, skip its cost.
+  const { DEFAULT_REGION, S3Storage } = require('./s3') as typeof S3Module;
   return new S3Storage({
     bucket: target.bucket,
     prefix: target.prefix,
