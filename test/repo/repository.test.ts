@@ -6,7 +6,7 @@ import {
   RepositoryNotFoundError,
   WrongKeyError,
 } from '../../lib/repo/errors';
-import { encodeKeyring, generateKeyring } from '../../lib/repo/keyring';
+import { decodeKeyring, encodeKeyring, generateKeyring } from '../../lib/repo/keyring';
 import { Repository } from '../../lib/repo/repository';
 import { FsStorage } from '../../lib/storage/fs';
 import { flipBit } from '../support/damage';
@@ -45,6 +45,26 @@ describe('Repository open and init', () => {
     };
     await writeFile(join(dir, 'keys', 'orphan'), JSON.stringify(orphan));
     await expect(Repository.open(storage, testKey())).resolves.toBeInstanceOf(Repository);
+  });
+
+  it('refuses a key slot that asks for unbounded scrypt memory (planted or damaged)', async () => {
+    const { storage, dir } = await makeTempRepo();
+    const { readdir, readFile } = await import('node:fs/promises');
+    const [slot] = await readdir(join(dir, 'keys'));
+    const stored = JSON.parse(await readFile(join(dir, 'keys', slot!), 'utf8'));
+    stored.params.logN = 40;
+    await writeFile(join(dir, 'keys', slot!), JSON.stringify(stored));
+    const err = await Repository.open(storage, testKey()).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toMatch(/scrypt parameters out of range/);
+  });
+
+  it('refuses a master key whose MAC key or key id has the wrong shape', () => {
+    const good = JSON.parse(encodeKeyring(generateKeyring()).toString());
+    const shortMac = { ...good, macKey: Buffer.alloc(8).toString('base64') };
+    expect(() => decodeKeyring(Buffer.from(JSON.stringify(shortMac)), 'keys/x')).toThrow(/wrong length/);
+    const badId = { ...good, dataKeys: [{ ...good.dataKeys[0], id: 'not-hex' }], current: 'not-hex' };
+    expect(() => decodeKeyring(Buffer.from(JSON.stringify(badId)), 'keys/x')).toThrow(/16 hex digits/);
   });
 
   it('names a damaged config instead of calling the password wrong', async () => {
