@@ -182,8 +182,8 @@ export class Restorer {
               await this.wrap(job.path, () => h.truncate(job.size));
               handles.delete(job);
               await h.close();
-              await this.finishFile(job.node, job.path);
-              for (const extra of job.hardlinks) await this.wrap(extra, () => link(job.path, extra));
+              await this.applyMetadata(job.node, job.path);
+              await this.completed(job.node, job.path, job.hardlinks);
             }
           }
         }
@@ -244,7 +244,7 @@ export class Restorer {
         throw this.workerError(err);
       }
       this.progress.bytes += result.bytes;
-      for (const job of lastTarget.keys()) await this.completed(job);
+      for (const job of lastTarget.keys()) await this.completed(job.node, job.path, job.hardlinks);
       const touched = new Set(run.blobs.flatMap((b) => b.targets.map((t) => t.job)));
       for (const job of touched) {
         if (lastTarget.has(job)) continue;
@@ -253,15 +253,15 @@ export class Restorer {
         if (left > 0) continue;
         await this.wrap(job.path, () => truncate(job.path, job.size));
         await this.applyMetadata(job.node, job.path);
-        await this.completed(job);
+        await this.completed(job.node, job.path, job.hardlinks);
       }
     });
   }
 
   /** Bookkeeping once a file is complete on disk: its hard links, the verify list, progress. */
-  private async completed(job: FileJob): Promise<void> {
-    for (const extra of job.hardlinks) await this.wrap(extra, () => link(job.path, extra));
-    this.finished.push({ node: job.node, path: job.path });
+  private async completed(node: TreeNode, path: Buffer, hardlinks: readonly Buffer[] = []): Promise<void> {
+    for (const extra of hardlinks) await this.wrap(extra, () => link(path, extra));
+    this.finished.push({ node, path });
     this.progress.files++;
     this.opts.onProgress?.(this.progress);
   }
@@ -291,9 +291,7 @@ export class Restorer {
 
   private async finishFile(node: TreeNode, path: Buffer): Promise<void> {
     await this.applyMetadata(node, path);
-    this.finished.push({ node, path });
-    this.progress.files++;
-    this.opts.onProgress?.(this.progress);
+    await this.completed(node, path);
   }
 
   private async applyMetadata(node: TreeNode, path: Buffer): Promise<void> {
