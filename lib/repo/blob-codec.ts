@@ -1,8 +1,9 @@
-import { type Compression, compressBlobSync, decompressBlobSync } from './compression';
-import { AAD, blobIdOf, type Keyring, open, seal } from './crypto';
+import { Compression, decompressBlobSync } from './compression';
+import { AAD, blobIdOf, type Keyring, open, openInPlace } from './crypto';
 import { IntegrityError } from './errors';
 import type { BlobId } from './ids';
 import type { BlobType } from './pack';
+import { ZstdDecoder } from './zstd-native';
 
 /** A blob ready for a pack: id, how it was compressed, and its sealed bytes. */
 export interface PreparedBlob {
@@ -11,13 +12,6 @@ export interface PreparedBlob {
   readonly compression: Compression;
   readonly rawLength: number;
   readonly sealed: Buffer;
-}
-
-/** Hashes, compresses and seals one blob on the calling thread (worker threads use it). */
-export function prepareBlob(keyring: Keyring, type: BlobType, data: Buffer): PreparedBlob {
-  const id = blobIdOf(keyring, data);
-  const { payload, compression } = compressBlobSync(data);
-  return { id, type, compression, rawLength: data.length, sealed: seal(keyring, payload, AAD.blob(id)) };
 }
 
 /** Where a sealed blob came from and what it must decode to. */
@@ -50,4 +44,40 @@ export function decodeBlob(
     throw new IntegrityError(packName, `blob ${id} does not match its id`);
   }
   return plain;
+}
+
+/** No blob we write decodes to more than this (the chunker's largest chunk is 8 MiB; trees are smaller). */
+export const MAX_BLOB_RAW_BYTES = 64 * 1024 * 1024;
+
+/**
+ * decodeBlob for a thread that decodes many blobs from buffers it owns (restore and check workers): it
+ * decrypts in place and decompresses into one reused buffer with one reused zstd context, so decoding
+ * allocates nothing per blob. The same checks as decodeBlob, the same errors.
+ */
+export class BlobDecoder {
+  private readonly zstd = new ZstdDecoder();
+  private out = Buffer.allocUnsafeSlow(0);
+
+  constructor(private readonly keyring: Keyring) {}
+
+  /** Decodes `sealed` (overwriting it); the result is valid until the next call. */
+  decode(id: BlobId, sealed: Buffer, entry: BlobEntry, packName: string): Buffer {
+    if (sealed.length !== entry.length) throw new IntegrityError(packName, `blob ${id} is truncated`);
+    const payload = openInPlace(this.keyring, sealed, AAD.blob(id), `${packName} (blob ${id})`);
+    let plain: Buffer;
+    if (entry.compression === Compression.None) plain = payload;
+    else if (entry.compression === Compression.Zstd && entry.rawLength <= MAX_BLOB_RAW_BYTES) {
+      if (this.out.length < entry.rawLength) this.out = Buffer.allocUnsafeSlow(entry.rawLength);
+      plain = this.out.subarray(0, entry.rawLength);
+      try {
+        this.zstd.decompressInto(payload, plain);
+      } catch (cause) {
+        throw new IntegrityError(packName, `blob ${id} does not decompress`, { cause });
+      }
+    } else throw new IntegrityError(packName, `blob ${id} does not decompress`);
+    if (plain.length !== entry.rawLength || blobIdOf(this.keyring, plain) !== id) {
+      throw new IntegrityError(packName, `blob ${id} does not match its id`);
+    }
+    return plain;
+  }
 }

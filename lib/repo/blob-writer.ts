@@ -12,8 +12,10 @@ export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 export const PACK_MAX_BLOBS = 100_000;
 /** Large blobs compressed at once on libuv's pool: enough to keep the other core busy, few enough to bound memory. */
 export const PARALLEL_COMPRESSIONS = 3;
+/** Room past the target in a new pack's buffer, for the blob that crosses it (larger ones grow it). */
+const PACK_BODY_SLACK_BYTES = 1024 * 1024;
 /** Pack uploads at once. */
-export const PARALLEL_PACK_UPLOADS = 2;
+export const PARALLEL_PACK_UPLOADS = 1;
 /** Write an index object after this many packs, so an interrupted backup keeps most of its work. */
 export const INDEX_FLUSH_PACKS = 32;
 
@@ -40,6 +42,8 @@ export class BlobWriter {
   private readonly waiters: (() => void)[] = [];
   private readonly uploadWaiters: (() => void)[] = [];
   private readonly unindexed: IndexedPack[] = [];
+  /** Bodies of written packs, for the next packs to fill (see PackBuilder). */
+  private readonly spareBodies: Buffer[] = [];
   private inflight = 0;
   private uploads = 0;
   private failure: Error | undefined;
@@ -127,7 +131,10 @@ export class BlobWriter {
   ): Promise<void> {
     let packer = this.packers.get(type);
     if (!packer) {
-      packer = new PackBuilder(this.dataClass);
+      packer = new PackBuilder(
+        this.dataClass,
+        this.spareBodies.pop() ?? Buffer.allocUnsafeSlow(this.packTargetBytes + PACK_BODY_SLACK_BYTES),
+      );
       this.packers.set(type, packer);
     }
     packer.add(id, type, compression, rawLength, sealed);
@@ -150,6 +157,7 @@ export class BlobWriter {
       this.repo.index.addPack(pack);
       for (const e of entries) this.pending.delete(e.id);
       this.unindexed.push(pack);
+      this.spareBodies.push(packer.buffer);
       this.stats.bytesAdded += size;
       this.stats.packsWritten++;
     } finally {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { ObjectNotFoundError } from '../storage/errors';
-import { decodeBlob } from './blob-codec';
+import { BlobDecoder } from './blob-codec';
 import { type Keyring, packIdOf } from './crypto';
 import { RepositoryError } from './errors';
 import type { BlobId, IndexId, PackId } from './ids';
@@ -189,15 +189,18 @@ async function readPack(
 /**
  * Verifies a whole pack held in memory: its hash is its name, its header authenticates and matches the
  * index, and every blob authenticates, decompresses and hashes to its id. Runs in worker threads too.
+ * Blobs are decoded in place: `bytes` is the caller's no more.
  */
 export function verifyPackBytes(
   keyring: Keyring,
   pack: PackId,
   bytes: Buffer,
   indexed: ReadonlyMap<BlobId, { offset: number; length: number }>,
+  decoder = new BlobDecoder(keyring),
 ): CheckProblem[] {
   const name = packObjectName(pack);
   const problems: CheckProblem[] = [];
+  // Hashed before blobs are decoded in place.
   if (packIdOf([bytes]) !== pack)
     problems.push({ object: name, message: 'content does not match its name (damaged)' });
   let entries: ReturnType<typeof parsePack>['entries'];
@@ -213,7 +216,7 @@ export function verifyPackBytes(
       problems.push({ object: name, message: `blob ${e.id} is at a different place than the index says` });
     }
     try {
-      decodeBlob(keyring, e.id, bytes.subarray(e.offset, e.offset + e.length), e, name);
+      decoder.decode(e.id, bytes.subarray(e.offset, e.offset + e.length), e, name);
     } catch (err) {
       problems.push({ object: name, message: describe(err) });
     }

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { constants, zstdCompress, zstdCompressSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
+import type { ZstdEncoder } from './zstd-native';
 
 /** How a blob's payload is stored inside its envelope (a pack header field). */
 export enum Compression {
@@ -21,6 +22,8 @@ const INCOMPRESSIBLE_BITS_PER_BYTE = 7.9;
 const MIN_SAVING_RATIO = 0.03;
 const SAMPLE_STRIPE_BYTES = 256;
 const SAMPLE_STRIPES = 64;
+/** Blobs shorter than this skip the entropy test. */
+const MIN_SAMPLED_BYTES = 64 * 1024;
 
 const compressAsync = promisify(zstdCompress);
 const decompressAsync = promisify(zstdDecompress);
@@ -55,19 +58,22 @@ export async function compressBlob(
   return { payload: packed, compression: Compression.Zstd };
 }
 
-/** compressBlob on the calling thread, for worker threads (which have a core of their own). */
-export function compressBlobSync(
+/**
+ * Compresses a blob into `out` (at least as long as `data`) with a reusable encoder, for worker threads
+ * (which have a core of their own). The payload is a view into `out` or `data` itself, valid until the
+ * next call. A frame that would not save MIN_SAVING_RATIO is abandoned as soon as it outgrows that.
+ */
+export function compressBlobInto(
+  encoder: ZstdEncoder,
   data: Buffer,
-  level = ZSTD_LEVEL,
+  out: Buffer,
 ): { payload: Buffer; compression: Compression } {
   if (data.length < MIN_COMPRESS_BYTES || looksIncompressible(data))
     return { payload: data, compression: Compression.None };
-  const packed = zstdCompressSync(data, {
-    params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 },
-  });
-  if (packed.length > data.length * (1 - MIN_SAVING_RATIO))
-    return { payload: data, compression: Compression.None };
-  return { payload: packed, compression: Compression.Zstd };
+  const limit = Math.min(out.length, Math.floor(data.length * (1 - MIN_SAVING_RATIO)));
+  const n = encoder.compressInto(data, out.subarray(0, limit));
+  if (n < 0) return { payload: data, compression: Compression.None };
+  return { payload: out.subarray(0, n), compression: Compression.Zstd };
 }
 
 /** decompressBlob on the calling thread. */
@@ -96,6 +102,8 @@ export async function decompressBlob(
  * already-compressed files score ~8 bits/byte; text, JSON and database pages score far lower.
  */
 export function looksIncompressible(data: Uint8Array): boolean {
+  // Small blobs are cheaper to try: a frame that saves too little is abandoned early anyway.
+  if (data.length < MIN_SAMPLED_BYTES) return false;
   const counts = new Uint32Array(256);
   let total = 0;
   const step = Math.max(SAMPLE_STRIPE_BYTES, Math.floor(data.length / SAMPLE_STRIPES));

@@ -27,7 +27,9 @@ export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
 export const DATA_KEY_BYTES = 32;
 export const ENVELOPE_OVERHEAD_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES + TAG_BYTES;
-const HEADER_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES;
+/** Envelope bytes before the ciphertext: version, key id, nonce. */
+export const ENVELOPE_HEADER_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES;
+const HEADER_BYTES = ENVELOPE_HEADER_BYTES;
 
 /** A data key and its id. */
 export interface DataKey {
@@ -82,22 +84,68 @@ export function seal(keyring: Keyring, plaintext: Uint8Array, aad: Uint8Array): 
 
 /** Seals `plaintext` under one given key (key slots use it with a key derived from a password). */
 export function sealWith(dataKey: DataKey, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-  const { id, key } = dataKey;
   const out = Buffer.allocUnsafe(ENVELOPE_OVERHEAD_BYTES + plaintext.length);
+  sealInto(dataKey, plaintext, aad, out);
+  return out;
+}
+
+/**
+ * Seals `plaintext` into `out`, which must be exactly ENVELOPE_OVERHEAD_BYTES longer (worker threads
+ * seal blobs straight into the buffer they send, saving a copy of every byte). `plaintext` may already
+ * sit where its ciphertext goes (`out` from ENVELOPE_HEADER_BYTES on): it is then encrypted in place.
+ */
+export function sealInto(dataKey: DataKey, plaintext: Uint8Array, aad: Uint8Array, out: Buffer): void {
+  if (out.length !== ENVELOPE_OVERHEAD_BYTES + plaintext.length)
+    throw new RangeError(
+      `an envelope for ${plaintext.length} bytes needs ${plaintext.length + ENVELOPE_OVERHEAD_BYTES}`,
+    );
+  const { id, key } = dataKey;
   out[0] = ENVELOPE_VERSION;
   out.write(id, 1, KEY_ID_BYTES, 'hex');
   const nonce = nextNonce(out, 1 + KEY_ID_BYTES);
   const cipher = createCipheriv('aes-256-gcm', keyObjectOf(key), nonce);
   cipher.setAAD(aad);
   let pos = HEADER_BYTES;
-  pos += cipher.update(plaintext).copy(out, pos);
+  // In slices: a cipher output as large as the blob (up to 8 MiB) is a fresh allocation per blob, which
+  // malloc keeps in its arenas long after; a slice-sized one is recycled at once.
+  for (let at = 0; at < plaintext.length; at += SEAL_SLICE_BYTES)
+    pos += cipher.update(plaintext.subarray(at, at + SEAL_SLICE_BYTES)).copy(out, pos);
   pos += cipher.final().copy(out, pos);
   cipher.getAuthTag().copy(out, pos);
-  return out;
 }
+
+/** Plaintext per cipher call when sealing (under glibc's smallest mmap threshold, 128 KiB). */
+const SEAL_SLICE_BYTES = 64 * 1024;
 
 /** Opens an envelope; any damage, wrong key or wrong AAD is an IntegrityError naming `objectName`. */
 export function open(keyring: Keyring, envelope: Uint8Array, aad: Uint8Array, objectName: string): Buffer {
+  return openWith(keyOf(keyring, envelope, objectName), envelope, aad, objectName);
+}
+
+/**
+ * Opens an envelope by decrypting it where it lies: the plaintext is returned as a view of `envelope`
+ * (its ciphertext is overwritten). For a caller that owns the bytes and needs them only once: restore
+ * and check decode every blob without allocating. Nothing of the plaintext is returned unless the tag
+ * authenticates.
+ */
+export function openInPlace(keyring: Keyring, envelope: Buffer, aad: Uint8Array, objectName: string): Buffer {
+  const key = keyOf(keyring, envelope, objectName);
+  const decipher = decipherOf(key, envelope, aad);
+  const body = envelope.subarray(HEADER_BYTES, envelope.length - TAG_BYTES);
+  try {
+    let pos = 0;
+    for (let at = 0; at < body.length; at += SEAL_SLICE_BYTES)
+      pos += decipher.update(body.subarray(at, at + SEAL_SLICE_BYTES)).copy(body, pos);
+    if (decipher.final().length !== 0 || pos !== body.length)
+      throw new Error('cipher output length mismatch');
+  } catch (cause) {
+    throw new IntegrityError(objectName, 'authentication failed (damaged or tampered data)', { cause });
+  }
+  return body;
+}
+
+/** The data key an envelope names, after checking its length and version. */
+function keyOf(keyring: Keyring, envelope: Uint8Array, objectName: string): Buffer {
   if (envelope.length < ENVELOPE_OVERHEAD_BYTES) {
     throw new IntegrityError(objectName, `encrypted data too short (${envelope.length} bytes)`);
   }
@@ -108,7 +156,7 @@ export function open(keyring: Keyring, envelope: Uint8Array, aad: Uint8Array, ob
   const keyId = envelopeKeyId(buf);
   const key = keyring.dataKeys.get(keyId);
   if (!key) throw new IntegrityError(objectName, `sealed with unknown data key ${keyId}`);
-  return openWith(key, buf, aad, objectName);
+  return key;
 }
 
 /** The key id an envelope names (call only on an envelope of at least the overhead length). */
@@ -122,10 +170,7 @@ export function openWith(key: Buffer, envelope: Uint8Array, aad: Uint8Array, obj
     throw new IntegrityError(objectName, 'not a valid encrypted envelope');
   }
   const buf = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.length);
-  const nonce = buf.subarray(1 + KEY_ID_BYTES, HEADER_BYTES);
-  const decipher = createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce);
-  decipher.setAAD(aad);
-  decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+  const decipher = decipherOf(key, buf, aad);
   try {
     const head = decipher.update(buf.subarray(HEADER_BYTES, buf.length - TAG_BYTES));
     const tail = decipher.final();
@@ -133,6 +178,17 @@ export function openWith(key: Buffer, envelope: Uint8Array, aad: Uint8Array, obj
   } catch (cause) {
     throw new IntegrityError(objectName, 'authentication failed (damaged or tampered data)', { cause });
   }
+}
+
+function decipherOf(key: Buffer, envelope: Buffer, aad: Uint8Array) {
+  const decipher = createDecipheriv(
+    'aes-256-gcm',
+    keyObjectOf(key),
+    envelope.subarray(1 + KEY_ID_BYTES, HEADER_BYTES),
+  );
+  decipher.setAAD(aad);
+  decipher.setAuthTag(envelope.subarray(envelope.length - TAG_BYTES));
+  return decipher;
 }
 
 /**

@@ -48,11 +48,20 @@ export function packObjectName(id: PackId): string {
 
 /** Accumulates sealed blobs and produces a finished pack. */
 export class PackBuilder {
-  private readonly parts: Buffer[] = [];
   private readonly entries: PackEntry[] = [];
   private bytes = 0;
+  private body: Buffer;
 
-  constructor(readonly dataClass: string) {}
+  /**
+   * Blobs are copied into `body` (grown when it fills), so a caller may reuse what it passed to add()
+   * at once; a writer that keeps finished bodies and hands them to its next packs allocates none.
+   */
+  constructor(
+    readonly dataClass: string,
+    body?: Buffer,
+  ) {
+    this.body = body ?? Buffer.allocUnsafeSlow(64 * 1024);
+  }
 
   get size(): number {
     return this.bytes;
@@ -62,11 +71,22 @@ export class PackBuilder {
     return this.entries.length;
   }
 
-  /** Appends a blob already compressed and sealed. */
+  /** The buffer holding the blobs; reusable once the finished pack has been written. */
+  get buffer(): Buffer {
+    return this.body;
+  }
+
+  /** Appends a blob already compressed and sealed (copied: `sealed` is the caller's again at once). */
   add(id: BlobId, type: BlobType, compression: Compression, rawLength: number, sealed: Buffer): void {
+    const end = this.bytes + sealed.length;
+    if (end > this.body.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(end, Math.ceil(this.body.length * 1.5)));
+      this.body.copy(bigger, 0, 0, this.bytes);
+      this.body = bigger;
+    }
+    sealed.copy(this.body, this.bytes);
     this.entries.push({ id, type, compression, offset: this.bytes, length: sealed.length, rawLength });
-    this.parts.push(sealed);
-    this.bytes += sealed.length;
+    this.bytes = end;
   }
 
   /** Seals the header and returns the pack's parts (written in order, never concatenated), id and entries. */
@@ -75,7 +95,7 @@ export class PackBuilder {
     const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
     trailer.writeUInt32LE(header.length, 0);
     PACK_MAGIC.copy(trailer, 4);
-    const parts = [...this.parts, header, trailer];
+    const parts = [this.body.subarray(0, this.bytes), header, trailer];
     return {
       id: packIdOf(parts) as PackId,
       parts,

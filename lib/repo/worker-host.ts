@@ -14,8 +14,14 @@ export type JobHandler = (job: Record<string, unknown>, ctx: JobContext) => Prom
  */
 const FLOW_CONTROL_BYTES = 16 * 1024 * 1024;
 
-/** Serves jobs in a worker thread: one at a time, in arrival order; `ack` messages release flow control. */
-export function serveJobs(handlers: Record<string, JobHandler>): void {
+/**
+ * Serves jobs in a worker thread: one at a time, in arrival order; `ack` messages release flow control
+ * and may hand back the buffers a message transferred, for `reclaim` to reuse.
+ */
+export function serveJobs(
+  handlers: Record<string, JobHandler>,
+  reclaim?: (buffers: ArrayBuffer[]) => void,
+): void {
   const port = parentPort;
   if (!port) throw new Error('serveJobs must run in a worker thread');
   const queue: Record<string, unknown>[] = [];
@@ -58,6 +64,7 @@ export function serveJobs(handlers: Record<string, JobHandler>): void {
 
   port.on('message', (msg: Record<string, unknown>) => {
     if (msg.op === 'ack') {
+      if (Array.isArray(msg.buffers)) reclaim?.(msg.buffers as ArrayBuffer[]);
       flow.bytes -= msg.bytes as number;
       if (flow.bytes <= FLOW_CONTROL_BYTES) {
         flow.wake?.();

@@ -11,7 +11,10 @@ interface FromWorker {
 interface PendingJob {
   resolve(value: unknown): void;
   reject(err: Error): void;
-  onMessage?: (msg: unknown, reply: (m: Record<string, unknown>) => void) => unknown;
+  onMessage?: (
+    msg: unknown,
+    reply: (m: Record<string, unknown>, transfer?: ArrayBuffer[]) => void,
+  ) => unknown;
   chain: Promise<unknown>;
   worker: PoolWorker;
 }
@@ -107,7 +110,8 @@ export class WorkerPool {
   private receive(msg: FromWorker): void {
     const job = this.jobs.get(msg.jobId);
     if (!job) return;
-    const reply = (m: Record<string, unknown>) => job.worker.worker.postMessage({ ...m, jobId: msg.jobId });
+    const reply = (m: Record<string, unknown>, transfer: ArrayBuffer[] = []) =>
+      job.worker.worker.postMessage({ ...m, jobId: msg.jobId }, transfer);
     job.chain = job.chain.then(async () => {
       if (msg.kind === 'message') {
         await job.onMessage?.(msg.payload, reply);

@@ -1,11 +1,8 @@
 import type { BigIntStats } from 'node:fs';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { type PreparedBlob, prepareBlob } from '../../repo/blob-codec';
 import { chunkStream } from '../../repo/chunk-stream';
 import type { Chunker } from '../../repo/chunker';
-import type { Keyring } from '../../repo/crypto';
 import type { BlobId } from '../../repo/ids';
-import { BlobType } from '../../repo/pack';
 
 /** The result of reading one file: its content list, the bytes read, and whether it changed meanwhile. */
 export interface FileReadResult {
@@ -35,16 +32,15 @@ export function expectedStat(s: BigIntStats): ExpectedStat {
 }
 
 /**
- * Reads a file with blocking calls, cutting, hashing, compressing and sealing each chunk: the body of a
- * worker thread's `read` job (blocking is right there: the thread has nothing else to do). `emit` gets
- * every chunk's prepared blob in order and may pause the reader.
+ * Reads a file with blocking calls and cuts it into chunks: the body of a worker thread's `read` job
+ * (blocking is right there: the thread has nothing else to do). `addChunk` gets every chunk in order (a
+ * view valid until it resolves), stores it as a blob and returns its id; it may pause the reader.
  */
 export async function readFileBlobs(
   path: Buffer,
   expect: ExpectedStat,
   chunker: Chunker,
-  keyring: Keyring,
-  emit: (blob: PreparedBlob) => Promise<void>,
+  addChunk: (chunk: Buffer) => Promise<BlobId>,
 ): Promise<FileReadResult> {
   const fd = openSync(path, 'r');
   try {
@@ -58,12 +54,10 @@ export async function readFileBlobs(
       position += n;
       return n;
     };
-    // Borrowed chunks: prepareBlob hashes, compresses and seals each before the next is cut.
+    // Borrowed chunks: addChunk seals each before the next is cut.
     for await (const chunk of chunkStream(read, chunker, expect.size, scratch(chunker))) {
       size += chunk.length;
-      const blob = prepareBlob(keyring, BlobType.Data, chunk);
-      content.push(blob.id);
-      await emit(blob);
+      content.push(await addChunk(chunk));
     }
     const after = fstatSync(fd, { bigint: true });
     const changed =

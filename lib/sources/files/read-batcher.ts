@@ -1,3 +1,4 @@
+import { type BlobBatch, batchUsedBytes, unpackBlobBatch } from '../../repo/blob-batch';
 import type { PreparedBlob } from '../../repo/blob-codec';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { WorkerJobError } from '../../repo/worker-pool';
@@ -9,12 +10,6 @@ export const BATCH_MAX_FILES = 64;
 export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 /** Batches in flight per worker. */
 export const BATCHES_PER_WORKER = 2;
-
-/** A batch of blobs as a worker sends it: descriptors plus one transferred buffer of sealed bytes. */
-export interface BlobBatch {
-  blobs: Omit<PreparedBlob, 'sealed'>[] & { offset: number; length: number }[];
-  data: ArrayBuffer;
-}
 
 /** One file's outcome in a batch: its result, or the error reading it raised. */
 export type BatchFileResult = FileReadResult | { error: { code?: string; message: string } };
@@ -74,13 +69,11 @@ export class ReadBatcher {
           { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
           [],
           async (msg, reply) => {
-            const { blobs, data } = msg as BlobBatch;
-            const bytes = Buffer.from(data);
-            for (const b of blobs)
-              await this.onBlob({ ...b, sealed: bytes.subarray(b.offset, b.offset + b.length) });
-            // Every message (about 1 MiB) is acknowledged once packed: the worker's budget must return
-            // to zero across jobs.
-            reply({ op: 'ack', bytes: bytes.length });
+            const batch = msg as BlobBatch;
+            // onBlob copies each blob into a pack before it resolves: then the buffer goes back to the
+            // worker for its next batch, and the budget the worker counts returns to zero.
+            for (const blob of unpackBlobBatch(batch)) await this.onBlob(blob);
+            reply({ op: 'ack', bytes: batchUsedBytes(batch), buffers: [batch.buffer] }, [batch.buffer]);
           },
         ),
       )

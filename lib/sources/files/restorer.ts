@@ -232,14 +232,12 @@ export class Restorer {
       for (const [job, target] of lastTarget) target.finish = finishOf(job);
       let result: { bytes: number };
       try {
-        result = await pool.run<{ bytes: number }>({
-          op: 'restore',
-          packName,
-          start,
-          bytes,
-          blobs,
-          asRoot: this.asRoot,
-        });
+        // Transferred when the read owns its memory (the worker decodes it in place), else cloned.
+        const own = bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength;
+        result = await pool.run<{ bytes: number }>(
+          { op: 'restore', packName, start, bytes, blobs, asRoot: this.asRoot },
+          own ? [bytes.buffer as ArrayBuffer] : [],
+        );
       } catch (err) {
         throw this.workerError(err);
       }

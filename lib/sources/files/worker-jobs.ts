@@ -9,13 +9,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import type { PreparedBlob } from '../../repo/blob-codec';
-import { decodeBlob } from '../../repo/blob-codec';
+import { BlobBatchBuilder, batchUsedBytes } from '../../repo/blob-batch';
+import { BlobDecoder } from '../../repo/blob-codec';
 import { verifyPackBytes } from '../../repo/check';
 import { Chunker, type ChunkerParams, gearTable } from '../../repo/chunker';
 import type { BlobId, PackId } from '../../repo/ids';
 import { decodeKeyring } from '../../repo/keyring';
-import { GarbageBudget } from '../../repo/memory';
+import { GarbageBudget, releaseNow } from '../../repo/memory';
+import { BlobType } from '../../repo/pack';
 import { type JobContext, serveJobs } from '../../repo/worker-host';
 import { type ExpectedStat, readFileBlobs } from './file-reader';
 import type { BatchFileResult } from './read-batcher';
@@ -56,82 +57,97 @@ export interface RestoreRunJob {
 export function startWorker(): void {
   const keyring = decodeKeyring(Buffer.from(workerData.keyring as Uint8Array), 'worker keyring');
   const chunker = new Chunker(gearTable(keyring.chunkerSeed), workerData.chunker as ChunkerParams);
-  serveJobs({
-    read: (job, ctx: JobContext) =>
-      readBatch(job.files as { path: string; expect: ExpectedStat }[], chunker, keyring, ctx),
-    restore: async (job) => restoreRun(keyring, job as unknown as RestoreRunJob),
-    'verify-pack': async (job) =>
-      verifyPackBytes(
-        keyring,
-        job.packId as PackId,
-        Buffer.from(job.bytes as Uint8Array),
-        new Map(job.indexed as [BlobId, { offset: number; length: number }][]),
-      ),
-  });
+  serveJobs(
+    {
+      read: (job, ctx: JobContext) =>
+        readBatch(job.files as { path: string; expect: ExpectedStat }[], chunker, keyring, ctx),
+      restore: async (job) => {
+        try {
+          return restoreRun(keyring, job as unknown as RestoreRunJob);
+        } finally {
+          releaseNow((job.bytes as Uint8Array).buffer);
+        }
+      },
+      'verify-pack': async (job) => {
+        try {
+          return verifyPackBytes(
+            keyring,
+            job.packId as PackId,
+            ownBytes(job.bytes as Uint8Array),
+            new Map(job.indexed as [BlobId, { offset: number; length: number }][]),
+            blobDecoder(keyring),
+          );
+        } finally {
+          releaseNow((job.bytes as Uint8Array).buffer);
+        }
+      },
+    },
+    (buffers) => builder?.reclaim(buffers),
+  );
 }
 
-/** Collect short-lived buffers every 64 MiB of input (see GarbageBudget). */
-const garbage = new GarbageBudget(64 * 1024 * 1024);
+/** Collect short-lived buffers every 32 MiB of input (see GarbageBudget). */
+const garbage = new GarbageBudget(32 * 1024 * 1024);
 
-/** Sealed bytes gathered before they are sent to the main thread as one transferred buffer. */
-const SEND_BATCH_BYTES = 1024 * 1024;
+/** The job whose messages carry this thread's blob batches (read jobs run one at a time). */
+let batchJob: JobContext | undefined;
+let builder: BlobBatchBuilder | undefined;
 
-/** Reads a batch of files; blobs go to the main thread in batches, each one buffer transferred (not copied). */
+function batchBuilder(keyring: ReturnType<typeof decodeKeyring>, chunker: Chunker): BlobBatchBuilder {
+  builder ??= new BlobBatchBuilder(keyring, chunker.params.maxBytes, async (batch) => {
+    if (!batchJob) throw new Error('a blob batch outside a read job');
+    await batchJob.send(batch, [batch.buffer], batchUsedBytes(batch));
+  });
+  return builder;
+}
+
+/** Reads a batch of files; their blobs reach the main thread in batches of transferred buffers. */
 async function readBatch(
   files: { path: string; expect: ExpectedStat }[],
   chunker: Chunker,
   keyring: ReturnType<typeof decodeKeyring>,
   ctx: JobContext,
 ): Promise<BatchFileResult[]> {
-  let pending: PreparedBlob[] = [];
-  let pendingBytes = 0;
-  const send = async () => {
-    if (pending.length === 0) return;
-    const data = Buffer.allocUnsafeSlow(pendingBytes);
-    let offset = 0;
-    const blobs = pending.map((b) => {
-      b.sealed.copy(data, offset);
-      const d = {
-        id: b.id,
-        type: b.type,
-        compression: b.compression,
-        rawLength: b.rawLength,
-        offset,
-        length: b.sealed.length,
-      };
-      offset += b.sealed.length;
-      return d;
-    });
-    pending = [];
-    pendingBytes = 0;
-    await ctx.send({ blobs, data: data.buffer }, [data.buffer as ArrayBuffer], data.length);
-  };
+  const batches = batchBuilder(keyring, chunker);
+  batchJob = ctx;
+  const addChunk = (chunk: Buffer) => batches.add(BlobType.Data, chunk);
   const results: BatchFileResult[] = [];
-  for (const f of files) {
-    garbage.spend(f.expect.size);
-    try {
-      results.push(
-        await readFileBlobs(Buffer.from(f.path, 'latin1'), f.expect, chunker, keyring, async (blob) => {
-          pending.push(blob);
-          pendingBytes += blob.sealed.length;
-          if (pendingBytes >= SEND_BATCH_BYTES) await send();
-        }),
-      );
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      results.push({ error: { code: e.code, message: e.message } });
+  try {
+    for (const f of files) {
+      garbage.spend(f.expect.size);
+      try {
+        results.push(await readFileBlobs(Buffer.from(f.path, 'latin1'), f.expect, chunker, addChunk));
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        results.push({ error: { code: e.code, message: e.message } });
+      }
     }
+    await batches.flush();
+  } finally {
+    batchJob = undefined;
   }
-  await send();
   return results;
 }
 
-/** Decodes the blobs of one ranged read of a pack and writes them into their files, with blocking calls. */
+let decoder: BlobDecoder | undefined;
+/** This thread's blob decoder (one zstd context and output buffer for every job). */
+function blobDecoder(keyring: ReturnType<typeof decodeKeyring>): BlobDecoder {
+  decoder ??= new BlobDecoder(keyring);
+  return decoder;
+}
+
+/** A Buffer over bytes a job brought (transferred or cloned: this thread owns them), without a copy. */
+function ownBytes(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** Decodes the blobs of one ranged read of a pack (in place) and writes them into their files, with blocking calls. */
 function restoreRun(
   keyring: ReturnType<typeof decodeKeyring>,
   job: RestoreRunJob,
 ): { bytes: number; finished: number } {
-  const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length);
+  const bytes = ownBytes(job.bytes);
+  const codec = blobDecoder(keyring);
   let written = 0;
   let finished = 0;
   const fds = new Map<string, number>();
@@ -149,7 +165,7 @@ function restoreRun(
   try {
     for (const blob of job.blobs) {
       const sealed = bytes.subarray(blob.offset - job.start, blob.offset - job.start + blob.length);
-      const data = decodeBlob(keyring, blob.id as BlobId, sealed, blob, job.packName);
+      const data = codec.decode(blob.id as BlobId, sealed, blob, job.packName);
       for (const t of blob.targets) {
         const path = Buffer.from(t.path);
         const fd = fdOf(path);

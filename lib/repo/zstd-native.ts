@@ -1,0 +1,158 @@
+import { isUint32Array } from 'node:util/types';
+import {
+  constants,
+  createZstdCompress,
+  createZstdDecompress,
+  type ZstdCompress,
+  type ZstdDecompress,
+  zstdCompressSync,
+  zstdDecompressSync,
+} from 'node:zlib';
+
+/** The synchronous half of Node's native zlib handle, which `zlib.*Sync` functions drive. */
+interface NativeCodecHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOffset: number,
+    inLength: number,
+    output: Uint8Array,
+    outOffset: number,
+    outLength: number,
+  ): void;
+  reset(): void;
+}
+
+/**
+ * A zstd compressor that keeps one native context for every blob and writes each frame into a buffer
+ * the caller owns. `zstdCompressSync` creates a context per call (a quarter of a second per worker over
+ * the benchmark's 900 chunks) and concatenates 16 KiB output pieces; this does neither.
+ *
+ * Node exposes no public API for it, so it drives the handle that `zstdCompressSync` itself drives
+ * (`_handle.writeSync` and `_writeState`, stable since Node 10 for every zlib codec). When a Node
+ * release changes them, `fast` is false and every call falls back to `zstdCompressSync`: slower,
+ * never different bytes (a test asserts the fast path is live on the Node the project pins).
+ */
+export class ZstdEncoder {
+  readonly fast: boolean;
+  private readonly engine: ZstdCompress;
+  private readonly handle: NativeCodecHandle | undefined;
+  private readonly state: Uint32Array | undefined;
+  private failure: Error | undefined;
+
+  constructor(private readonly level: number) {
+    this.engine = createZstdCompress({ params: this.params() });
+    this.engine.on('error', (err: Error) => {
+      this.failure = err;
+    });
+    const native = nativeOf(this.engine);
+    this.handle = native?.handle;
+    this.state = native?.state;
+    this.fast = native !== undefined;
+  }
+
+  /**
+   * Compresses `data` as one zstd frame into the start of `out`. Returns the frame's length, or -1 when
+   * the frame does not fit in `out` (so a caller that wants a minimum saving passes a shorter `out`, and
+   * incompressible data stops as soon as it overflows).
+   */
+  compressInto(data: Uint8Array, out: Buffer): number {
+    if (!this.handle || !this.state) {
+      const frame = zstdCompressSync(data, { params: this.params() });
+      if (frame.length >= out.length) return -1;
+      frame.copy(out);
+      return frame.length;
+    }
+    this.handle.writeSync(constants.ZSTD_e_end, data, 0, data.length, out, 0, out.length);
+    if (this.engine.destroyed) throw this.failure ?? new Error('zstd compression failed');
+    const [outLeft, inLeft] = this.state;
+    // With ZSTD_e_end the frame is complete once input is consumed and output space remains; a full
+    // output may hide unflushed bytes, so it counts as "does not fit".
+    if (inLeft !== 0 || outLeft === 0) {
+      this.handle.reset();
+      return -1;
+    }
+    return out.length - outLeft!;
+  }
+
+  /** Frees the native context. */
+  close(): void {
+    this.engine.close();
+  }
+
+  private params(): Record<number, number> {
+    return { [constants.ZSTD_c_compressionLevel]: this.level, [constants.ZSTD_c_checksumFlag]: 0 };
+  }
+}
+
+/**
+ * A zstd decompressor that keeps one native context and writes into a caller's buffer, for restore and
+ * check (the same internals and fallback as ZstdEncoder). A context that saw a damaged frame is
+ * replaced, never reused.
+ */
+export class ZstdDecoder {
+  private engine!: ZstdDecompress;
+  private native: { handle: NativeCodecHandle; state: Uint32Array } | undefined;
+
+  constructor() {
+    this.renew();
+  }
+
+  get fast(): boolean {
+    return this.native !== undefined;
+  }
+
+  /**
+   * Decompresses one frame that must hold exactly `out.length` bytes into `out`; throws when it holds
+   * more, less, or is not a valid frame.
+   */
+  decompressInto(frame: Uint8Array, out: Buffer): void {
+    if (!this.native) {
+      const plain = zstdDecompressSync(frame, { maxOutputLength: Math.max(out.length, 1) });
+      if (plain.length !== out.length)
+        throw new Error(`frame holds ${plain.length} bytes, not ${out.length}`);
+      plain.copy(out);
+      return;
+    }
+    const { handle, state } = this.native;
+    handle.writeSync(constants.ZSTD_e_end, frame, 0, frame.length, out, 0, out.length);
+    // A codec error destroys the stream synchronously (its 'error' event comes a tick later).
+    if (this.engine.destroyed) {
+      this.renew();
+      throw new Error('not a valid zstd frame');
+    }
+    const [outLeft, inLeft] = state;
+    if (inLeft !== 0 || outLeft !== 0) {
+      this.renew();
+      throw new Error(
+        inLeft !== 0
+          ? `frame holds more than ${out.length} bytes`
+          : `frame holds ${out.length - outLeft!} bytes, not ${out.length}`,
+      );
+    }
+  }
+
+  close(): void {
+    this.engine.close();
+  }
+
+  private renew(): void {
+    this.engine?.close();
+    this.engine = createZstdDecompress();
+    this.engine.on('error', () => {
+      // Reported by decompressInto, which sees the stream destroyed at once.
+    });
+    this.native = nativeOf(this.engine);
+  }
+}
+
+/** The native handle behind a zlib stream object, when this Node exposes it as every release since 10 has. */
+function nativeOf(engine: object): { handle: NativeCodecHandle; state: Uint32Array } | undefined {
+  const internals = engine as { _handle?: NativeCodecHandle; _writeState?: unknown };
+  const usable =
+    typeof internals._handle?.writeSync === 'function' &&
+    typeof internals._handle.reset === 'function' &&
+    isUint32Array(internals._writeState) && // not instanceof: the handle's realm may differ from ours
+    internals._writeState.length === 2;
+  return usable ? { handle: internals._handle!, state: internals._writeState as Uint32Array } : undefined;
+}
