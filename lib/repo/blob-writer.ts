@@ -14,8 +14,8 @@ export const PACK_MAX_BLOBS = 100_000;
 export const PARALLEL_COMPRESSIONS = 3;
 /** Room past the target in a new pack's buffer, for the blob that crosses it (larger ones grow it). */
 const PACK_BODY_SLACK_BYTES = 1024 * 1024;
-/** Pack uploads at once. */
-export const PARALLEL_PACK_UPLOADS = 1;
+/** Pack uploads at once, at most (the storage says how many it gains from). */
+export const MAX_PARALLEL_PACK_UPLOADS = 4;
 /** Write an index object after this many packs, so an interrupted backup keeps most of its work. */
 export const INDEX_FLUSH_PACKS = 32;
 
@@ -107,14 +107,19 @@ export class BlobWriter {
 
   /** Finishes every open pack and writes the index for everything written. */
   async flush(): Promise<void> {
-    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
-    this.throwIfFailed();
+    await this.settle();
     for (const [type, packer] of this.packers) {
       this.packers.delete(type);
-      if (packer.count > 0) await this.writePack(packer);
+      if (packer.count > 0) await this.startPackWrite(packer);
     }
-    this.throwIfFailed();
+    await this.settle();
     await this.writeIndex();
+  }
+
+  /** Waits for every compression and pack write under way; throws the first failure. */
+  private async settle(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    this.throwIfFailed();
   }
 
   private async process(id: BlobId, type: BlobType, data: Buffer): Promise<void> {
@@ -142,28 +147,44 @@ export class BlobWriter {
     this.stats.rawBytesAdded += rawLength;
     if (packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS) {
       this.packers.delete(type);
-      await this.writePack(packer);
+      await this.startPackWrite(packer);
     }
   }
 
-  private async writePack(packer: PackBuilder): Promise<void> {
-    while (this.uploads >= PARALLEL_PACK_UPLOADS)
-      await new Promise<void>((resolve) => this.uploadWaiters.push(resolve));
+  /**
+   * Starts writing a finished pack and returns once it is under way (waiting first while the storage's
+   * parallelism is used up): the next pack fills while this one is written.
+   */
+  private async startPackWrite(packer: PackBuilder): Promise<void> {
+    const parallel = Math.min(
+      MAX_PARALLEL_PACK_UPLOADS,
+      Math.max(1, this.repo.storage.writeParallelism ?? 1),
+    );
+    while (this.uploads >= parallel) await new Promise<void>((resolve) => this.uploadWaiters.push(resolve));
+    this.throwIfFailed();
     this.uploads++;
-    try {
-      const { id, parts, size, entries } = packer.finishParts(this.repo.keyring);
-      await this.repo.storage.put(packObjectName(id), parts);
-      const pack: IndexedPack = { id, dataClass: packer.dataClass, entries };
-      this.repo.index.addPack(pack);
-      for (const e of entries) this.pending.delete(e.id);
-      this.unindexed.push(pack);
-      this.spareBodies.push(packer.buffer);
-      this.stats.bytesAdded += size;
-      this.stats.packsWritten++;
-    } finally {
-      this.uploads--;
-      this.uploadWaiters.shift()?.();
-    }
+    const task = this.writePack(packer)
+      .catch((err: Error) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.uploads--;
+        this.tasks.delete(task);
+        this.uploadWaiters.shift()?.();
+      });
+    this.tasks.add(task);
+  }
+
+  private async writePack(packer: PackBuilder): Promise<void> {
+    const { id, parts, size, entries } = packer.finishParts(this.repo.keyring);
+    await this.repo.storage.put(packObjectName(id), parts);
+    const pack: IndexedPack = { id, dataClass: packer.dataClass, entries };
+    this.repo.index.addPack(pack);
+    for (const e of entries) this.pending.delete(e.id);
+    this.unindexed.push(pack);
+    this.spareBodies.push(packer.buffer);
+    this.stats.bytesAdded += size;
+    this.stats.packsWritten++;
     if (this.unindexed.length >= INDEX_FLUSH_PACKS) await this.writeIndex();
   }
 

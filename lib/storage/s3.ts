@@ -95,6 +95,8 @@ export class S3Storage implements Storage {
   readonly endpoint: string | undefined;
   readonly location: string;
   readonly client: S3Client;
+  /** Packs written at once: each 16 MiB upload in flight is a pack held in memory. */
+  readonly writeParallelism = 3;
   private readonly keyPrefix: string;
   private readonly ownsClient: boolean;
   private readonly semaphore: Semaphore;

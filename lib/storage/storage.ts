@@ -44,4 +44,10 @@ export interface Storage {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Removes an object; removing an absent object is not an error. */
   delete(name: string): Promise<void>;
+  /**
+   * How many large objects (packs) to write at once: each one in flight holds a pack in memory. A local
+   * disk gains nothing from a second (one write plus the pack being filled keep it busy); an object
+   * store gains from several connections. Absent means 1.
+   */
+  readonly writeParallelism?: number;
 }
