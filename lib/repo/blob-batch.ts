@@ -9,6 +9,7 @@ import {
   sealInto,
 } from './crypto';
 import type { BlobId } from './ids';
+import { releaseNow } from './memory';
 import type { BlobType } from './pack';
 import { ZstdEncoder } from './zstd-native';
 
@@ -30,8 +31,10 @@ export interface BlobBatch {
 
 /** A batch is sent once it holds this much (or when the next blob does not fit). */
 export const BATCH_SEND_BYTES = 1024 * 1024;
-/** Send buffers per worker: one being filled, the others travelling or being packed. */
+/** Send buffers per worker: one being filled, the other travelling or being packed. */
 export const SEND_BUFFERS = 2;
+/** Size of a send buffer; a blob larger than one travels in a buffer of its own, freed once packed. */
+export const SEND_BUFFER_BYTES = 2 * 1024 * 1024;
 
 /**
  * Hashes, compresses and seals blobs on a worker thread, straight into the buffer that travels to the
@@ -55,7 +58,7 @@ export class BlobBatchBuilder {
     private readonly send: (batch: BlobBatch) => Promise<void>,
   ) {
     this.maxBlobBytes = maxBlobBytes;
-    this.bufferBytes = maxBlobBytes + ENVELOPE_OVERHEAD_BYTES;
+    this.bufferBytes = SEND_BUFFER_BYTES;
   }
 
   /**
@@ -68,21 +71,34 @@ export class BlobBatchBuilder {
     const id = blobIdOf(this.keyring, data);
     // Room for the blob uncompressed: the frame is compressed where its ciphertext goes, then sealed in place.
     const room = data.length + ENVELOPE_OVERHEAD_BYTES;
+    if (room > this.bufferBytes) {
+      // Chunks over 2 MiB (a minority; they average 1 MiB) get a buffer of their own, sent at once and
+      // freed when it comes back.
+      const buffer = Buffer.allocUnsafeSlow(room);
+      const blob = this.seal(id, type, data, buffer, 0);
+      await this.send({ blobs: [blob], buffer: buffer.buffer as ArrayBuffer });
+      return id;
+    }
     if (this.current && this.current.used + room > this.bufferBytes) await this.flush();
     if (!this.current) this.current = { buffer: await this.acquire(), used: 0, blobs: [] };
     const batch = this.current;
-    const offset = batch.used;
-    const body = batch.buffer.subarray(
+    const blob = this.seal(id, type, data, batch.buffer, batch.used);
+    batch.used += blob.length;
+    batch.blobs.push(blob);
+    if (batch.used >= BATCH_SEND_BYTES) await this.flush();
+    return id;
+  }
+
+  /** Compresses and seals one blob into `buffer` at `offset` (room for it uncompressed is there). */
+  private seal(id: BlobId, type: BlobType, data: Buffer, buffer: Buffer, offset: number): BatchedBlob {
+    const body = buffer.subarray(
       offset + ENVELOPE_HEADER_BYTES,
       offset + ENVELOPE_HEADER_BYTES + data.length,
     );
     const { payload, compression } = compressBlobInto(this.encoder, data, body);
     const length = payload.length + ENVELOPE_OVERHEAD_BYTES;
-    sealInto(this.keyring.current, payload, AAD.blob(id), batch.buffer.subarray(offset, offset + length));
-    batch.used += length;
-    batch.blobs.push({ id, type, compression, rawLength: data.length, offset, length });
-    if (batch.used >= BATCH_SEND_BYTES) await this.flush();
-    return id;
+    sealInto(this.keyring.current, payload, AAD.blob(id), buffer.subarray(offset, offset + length));
+    return { id, type, compression, rawLength: data.length, offset, length };
   }
 
   /** Sends what has been gathered. */
@@ -96,7 +112,10 @@ export class BlobBatchBuilder {
   /** Takes back buffers the main thread is done with. */
   reclaim(buffers: ArrayBuffer[]): void {
     for (const b of buffers) {
-      if (b.byteLength !== this.bufferBytes) continue;
+      if (b.byteLength !== this.bufferBytes) {
+        releaseNow(b); // a large blob's own buffer
+        continue;
+      }
       this.free.push(Buffer.from(b));
       this.waiters.shift()?.();
     }

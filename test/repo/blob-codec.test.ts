@@ -4,6 +4,7 @@ import {
   BATCH_SEND_BYTES,
   type BlobBatch,
   BlobBatchBuilder,
+  SEND_BUFFER_BYTES,
   unpackBlobBatch,
 } from '../../lib/repo/blob-batch';
 import { BlobDecoder, decodeBlob } from '../../lib/repo/blob-codec';
@@ -190,6 +191,26 @@ describe('BlobBatchBuilder (worker side of a backup)', () => {
     for (const batch of sent) builder.reclaim([batch.buffer]);
     await run;
     builder.close();
+  });
+
+  it('sends a blob larger than a send buffer in a buffer of its own, freed when it comes back', async () => {
+    const sent: BlobBatch[] = [];
+    const builder = new BlobBatchBuilder(keyring, 8 * MiB, async (batch) => {
+      sent.push(batch);
+    });
+    const big = halfRandom(SEND_BUFFER_BYTES + 1);
+    await builder.add(BlobType.Data, Buffer.from('small blob, stays in the current batch'));
+    const id = await builder.add(BlobType.Data, big);
+    expect(sent).toHaveLength(1);
+    const [own] = sent;
+    expect(own!.blobs.map((b) => b.id)).toEqual([id]);
+    const [blob] = unpackBlobBatch(own!);
+    const entry = { ...blob!, length: blob!.sealed.length };
+    expect(new BlobDecoder(keyring).decode(id, Buffer.from(blob!.sealed), entry, 'p').equals(big)).toBe(true);
+    builder.reclaim([own!.buffer]);
+    expect(own!.buffer.byteLength).toBe(0); // freed, not pooled
+    await builder.flush();
+    expect(sent).toHaveLength(2);
   });
 
   it('refuses a blob over the maximum it was built for', async () => {

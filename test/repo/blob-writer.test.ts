@@ -49,7 +49,7 @@ describe('BlobWriter pack uploads', () => {
       expect(writer.stats.packsWritten).toBe(20);
       // Every blob reads back although pack bodies were reused for later packs.
       const reopened = await Repository.open(storage, testKey());
-    await reopened.loadIndex();
+      await reopened.loadIndex();
       for (const [i, id] of ids.entries()) expect((await reopened.loadBlob(id)).equals(blobs[i]!)).toBe(true);
     },
   );

@@ -1,6 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { chunkStream } from '../../repo/chunk-stream';
+import { chunkBufferBytes, chunkStream } from '../../repo/chunk-stream';
 import type { Chunker } from '../../repo/chunker';
 import type { BlobId } from '../../repo/ids';
 
@@ -21,7 +21,7 @@ export interface ExpectedStat {
 let scratchBuffer: Buffer | undefined;
 /** One read buffer per thread, reused for every file (a fresh 16 MiB per file left GC far behind). */
 function scratch(chunker: Chunker): Buffer {
-  const size = 2 * chunker.params.maxBytes;
+  const size = chunkBufferBytes(chunker);
   if (!scratchBuffer || scratchBuffer.length < size) scratchBuffer = Buffer.allocUnsafeSlow(size);
   return scratchBuffer;
 }
