@@ -3,6 +3,7 @@ import { type Compression, compressBlob, SYNC_CODEC_MAX_BYTES } from './compress
 import { AAD, blobIdOf, seal } from './crypto';
 import type { BlobId, IndexId } from './ids';
 import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
+import { releaseNow } from './memory';
 import { type BlobType, PackBuilder, packObjectName } from './pack';
 import type { Repository } from './repository';
 
@@ -54,7 +55,12 @@ export class BlobWriter {
     private readonly repo: Repository,
     readonly dataClass = 'default',
     private readonly packTargetBytes = PACK_TARGET_BYTES,
-  ) {}
+  ) {
+    this.bodyBytes = packTargetBytes + PACK_BODY_SLACK_BYTES;
+  }
+
+  /** Size of a pack's buffer: the target plus room for the blob that crosses it. */
+  private readonly bodyBytes: number;
 
   /** True when the repository or this run already holds the blob. */
   has(id: BlobId): boolean {
@@ -134,11 +140,20 @@ export class BlobWriter {
     rawLength: number,
     sealed: Buffer,
   ): Promise<void> {
+    // Finish the open pack when the blob would overflow its buffer (a little under target, rather than
+    // growing the buffer). Awaiting lets another producer open a pack meanwhile: look again each time.
+    for (;;) {
+      const open = this.packers.get(type);
+      if (!open || open.count === 0 || open.size + sealed.length <= open.buffer.length) break;
+      this.packers.delete(type);
+      await this.startPackWrite(open);
+    }
+    // No await from here to add(): the pack looked up is the pack the blob goes into.
     let packer = this.packers.get(type);
     if (!packer) {
       packer = new PackBuilder(
         this.dataClass,
-        this.spareBodies.pop() ?? Buffer.allocUnsafeSlow(this.packTargetBytes + PACK_BODY_SLACK_BYTES),
+        this.spareBodies.pop() ?? Buffer.allocUnsafeSlow(this.bodyBytes),
       );
       this.packers.set(type, packer);
     }
@@ -182,10 +197,17 @@ export class BlobWriter {
     this.repo.index.addPack(pack);
     for (const e of entries) this.pending.delete(e.id);
     this.unindexed.push(pack);
-    this.spareBodies.push(packer.buffer);
+    this.recycle(packer.buffer);
     this.stats.bytesAdded += size;
     this.stats.packsWritten++;
     if (this.unindexed.length >= INDEX_FLUSH_PACKS) await this.writeIndex();
+  }
+
+  /** Keeps a written pack's buffer for the next pack, or frees it now when it is not the usual size. */
+  private recycle(body: Buffer): void {
+    if (body.length === this.bodyBytes && this.spareBodies.length < MAX_PARALLEL_PACK_UPLOADS)
+      this.spareBodies.push(body);
+    else releaseNow(body.buffer);
   }
 
   private async writeIndex(): Promise<void> {

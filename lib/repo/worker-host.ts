@@ -12,7 +12,7 @@ export type JobHandler = (job: Record<string, unknown>, ctx: JobContext) => Prom
  * Unacknowledged streamed bytes per worker before it pauses (the main thread acks as it packs). Kept
  * per worker, not per job: a per-job budget let a fast worker run ahead by a budget per queued job.
  */
-const FLOW_CONTROL_BYTES = 16 * 1024 * 1024;
+const FLOW_CONTROL_BYTES = 8 * 1024 * 1024;
 
 /**
  * Serves jobs in a worker thread: one at a time, in arrival order; `ack` messages release flow control

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BlobWriter } from '../../lib/repo/blob-writer';
+import { Compression } from '../../lib/repo/compression';
+import { AAD, blobIdOf, seal } from '../../lib/repo/crypto';
 import { BlobType } from '../../lib/repo/pack';
 import { Repository } from '../../lib/repo/repository';
 import { FsStorage } from '../../lib/storage/fs';
@@ -29,6 +31,61 @@ class SlowPacks extends FsStorage {
     }
   }
 }
+
+/** A local folder whose first pack write waits until the test opens the gate. */
+class GatedPacks extends FsStorage {
+  readonly writeParallelism = 1;
+  private opened = false;
+  private release: () => void = () => undefined;
+  private readonly gate = new Promise<void>((resolve) => {
+    this.release = resolve;
+  });
+  open(): void {
+    this.opened = true;
+    this.release();
+  }
+  override async put(name: string, data: PutData, opts?: PutOptions): Promise<void> {
+    if (name.startsWith('data/') && !this.opened) await this.gate;
+    return super.put(name, data, opts);
+  }
+}
+
+describe('BlobWriter with several producers (worker batches arrive concurrently)', () => {
+  it('keeps a pack another producer opened while one waited to write an overflowing pack', async () => {
+    const storage = new GatedPacks(await makeTempDir('zapas-writer-'));
+    const repo = await Repository.init(storage, testKey());
+    const writer = new BlobWriter(repo, 'default', 64 * 1024);
+    const add = (data: Buffer) => {
+      const id = blobIdOf(repo.keyring, data);
+      const sealed = seal(repo.keyring, data, AAD.blob(id));
+      return {
+        id,
+        done: writer.addPrepared({
+          id,
+          type: BlobType.Data,
+          compression: Compression.None,
+          rawLength: data.length,
+          sealed,
+        }),
+      };
+    };
+    const blobs = [randomBytes(70_000), randomBytes(20_000), randomBytes(1_100_000), randomBytes(10_000)];
+    // A fills a pack, whose write waits at the gate (the one write slot is taken).
+    await add(blobs[0]!).done;
+    await add(blobs[1]!).done;
+    // A's large blob overflows the open pack: A waits for the slot to write it...
+    const large = add(blobs[2]!);
+    await new Promise((r) => setTimeout(r, 20));
+    // ...while B opens a new pack with a small blob.
+    await add(blobs[3]!).done;
+    storage.open();
+    await large.done;
+    await writer.flush();
+    const reopened = await Repository.open(storage, testKey());
+    await reopened.loadIndex();
+    for (const b of blobs) expect((await reopened.loadBlob(blobIdOf(repo.keyring, b))).equals(b)).toBe(true);
+  });
+});
 
 describe('BlobWriter pack uploads', () => {
   it.each([
