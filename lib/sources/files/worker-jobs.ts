@@ -69,6 +69,7 @@ export function startWorker(): void {
         }
       },
       'verify-pack': async (job) => {
+        garbage.spend((job.bytes as Uint8Array).length);
         try {
           return verifyPackBytes(
             keyring,
@@ -86,8 +87,8 @@ export function startWorker(): void {
   );
 }
 
-/** Collect short-lived buffers every 32 MiB of input (see GarbageBudget). */
-const garbage = new GarbageBudget(32 * 1024 * 1024);
+/** Collect short-lived buffers every 8 MiB of chunks (see GarbageBudget): cipher output slices are garbage at once. */
+const garbage = new GarbageBudget(8 * 1024 * 1024);
 
 /** The job whose messages carry this thread's blob batches (read jobs run one at a time). */
 let batchJob: JobContext | undefined;
@@ -110,11 +111,13 @@ async function readBatch(
 ): Promise<BatchFileResult[]> {
   const batches = batchBuilder(keyring, chunker);
   batchJob = ctx;
-  const addChunk = (chunk: Buffer) => batches.add(BlobType.Data, chunk);
+  const addChunk = (chunk: Buffer) => {
+    garbage.spend(chunk.length);
+    return batches.add(BlobType.Data, chunk);
+  };
   const results: BatchFileResult[] = [];
   try {
     for (const f of files) {
-      garbage.spend(f.expect.size);
       try {
         results.push(await readFileBlobs(Buffer.from(f.path, 'latin1'), f.expect, chunker, addChunk));
       } catch (err) {
@@ -165,6 +168,7 @@ function restoreRun(
   try {
     for (const blob of job.blobs) {
       const sealed = bytes.subarray(blob.offset - job.start, blob.offset - job.start + blob.length);
+      garbage.spend(blob.length);
       const data = codec.decode(blob.id as BlobId, sealed, blob, job.packName);
       for (const t of blob.targets) {
         const path = Buffer.from(t.path);
