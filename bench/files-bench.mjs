@@ -43,6 +43,10 @@ const scaleText = process.env.BENCH_SCALE ?? '1.0';
 const SCALE = Number(scaleText);
 if (!(SCALE > 0)) die(`BENCH_SCALE must be a positive number, not "${scaleText}"`);
 const STEP_TIMEOUT = Number(process.env.BENCH_STEP_TIMEOUT ?? 7200);
+/** Runs of the steps with a speed target above 1x (initial backup, restore): their median is reported. */
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+if (!(Number.isInteger(REPEAT) && REPEAT >= 1))
+  die(`BENCH_REPEAT must be a whole number >= 1, not "${process.env.BENCH_REPEAT}"`);
 
 const benchStarted = Date.now();
 const failures = []; // human-readable lines: what failed
@@ -181,8 +185,17 @@ const TOOLS = {
   zapas: {
     env: zapasEnv,
     repo: zapasEnv.ZAPAS_REPOSITORY,
-    init: () => [NODE, ...zapasFlags(), ZAPAS_CJS, ...zRepo, 'init'],
-    backup: () => [NODE, ...zapasFlags(), ZAPAS_CJS, ...zRepo, 'backup', '--json', DATA],
+    init: (repo = zapasEnv.ZAPAS_REPOSITORY) => [NODE, ...zapasFlags(), ZAPAS_CJS, '--repo', repo, 'init'],
+    backup: (repo = zapasEnv.ZAPAS_REPOSITORY) => [
+      NODE,
+      ...zapasFlags(),
+      ZAPAS_CJS,
+      '--repo',
+      repo,
+      'backup',
+      '--json',
+      DATA,
+    ],
     restore: (target) => [
       NODE,
       ...zapasFlags(),
@@ -212,8 +225,17 @@ const TOOLS = {
   restic: {
     env: resticEnv,
     repo: resticEnv.RESTIC_REPOSITORY,
-    init: () => ['restic', ...rRepo, 'init', '--repository-version', '2'],
-    backup: () => ['restic', ...rRepo, 'backup', '--json', '--compression', 'auto', DATA],
+    init: (repo = resticEnv.RESTIC_REPOSITORY) => ['restic', '-r', repo, 'init', '--repository-version', '2'],
+    backup: (repo = resticEnv.RESTIC_REPOSITORY) => [
+      'restic',
+      '-r',
+      repo,
+      'backup',
+      '--json',
+      '--compression',
+      'auto',
+      DATA,
+    ],
     restore: (target) => ['restic', ...rRepo, 'restore', 'latest', '--target', target],
     check: () => ['restic', ...rRepo, 'check', '--read-data'],
     summary(stdout) {
@@ -300,6 +322,53 @@ let mutated = { files: 0, bytes: 0, dirs: 0 };
 let genSeconds = Number.NaN;
 let mutateSeconds = Number.NaN;
 const restoreChecks = {};
+/** Every timed run of a repeated step: runs[step][tool] = [{ seconds, peakBytes, cpu, ok }]. */
+const runs = {};
+
+function record(step, tool, r) {
+  runs[step] ??= { zapas: [], restic: [] };
+  runs[step][tool].push(r);
+}
+
+/**
+ * Extra rounds of the initial backup (each into a fresh repository, of the data set as it is now, i.e.
+ * after the mutation) and of the restore (from the main repositories), alternating which tool goes
+ * first. One run per tool on a noisy 2-core machine can be off by 2x; the median of REPEAT is steadier.
+ */
+function repeatRounds() {
+  for (let round = 1; round < REPEAT; round++) {
+    const order = round % 2 === 0 ? ['zapas', 'restic'] : ['restic', 'zapas'];
+    for (const tool of order) {
+      const repo = path.join(WORK, `repeat-repo-${tool}`);
+      rmSync(repo, { recursive: true, force: true });
+      const init = spawnSync(TOOLS[tool].init(repo)[0], TOOLS[tool].init(repo).slice(1), {
+        env: { ...process.env, ...TOOLS[tool].env },
+        encoding: 'utf8',
+      });
+      if (init.status !== 0) {
+        failures.push(`${tool} init of ${repo} for a repeated round failed: ${tail(init.stderr)}`);
+        continue;
+      }
+      log(`  initial (round ${round + 1}): ${tool} …`);
+      const b = measured(`initial-round${round + 1}-${tool}`, TOOLS[tool].backup(repo), TOOLS[tool].env);
+      if (!b.ok) failures.push(`${tool} initial backup, round ${round + 1}, failed; logs: ${b.logBase}.*`);
+      record('initial', tool, b);
+      rmSync(repo, { recursive: true, force: true });
+      const target = path.join(WORK, `repeat-restore-${tool}`);
+      log(`  restore (round ${round + 1}): ${tool} …`);
+      const r = measured(`restore-round${round + 1}-${tool}`, TOOLS[tool].restore(target), TOOLS[tool].env);
+      if (!r.ok) failures.push(`${tool} restore, round ${round + 1}, failed; logs: ${r.logBase}.*`);
+      record('restore', tool, r);
+      rmSync(target, { recursive: true, force: true });
+    }
+  }
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 function runStep(step, phaseIndex, makeArgv) {
   const order = phaseIndex % 2 === 0 ? ['zapas', 'restic'] : ['restic', 'zapas'];
@@ -314,6 +383,7 @@ function runStep(step, phaseIndex, makeArgv) {
         notes.push(`${tool} ${step}: no JSON summary found in its output (${r.logBase}.stdout)`);
     }
     results[step][tool] = r;
+    if (step === 'initial' || step === 'restore') record(step, tool, r);
     const peak = (r.peakBytes / MiB).toFixed(0);
     if (r.ok)
       log(`  ${step}: ${tool} ${r.seconds.toFixed(2)} s, peak ${peak} MiB, cpu ${r.cpu.toFixed(1)} s`);
@@ -448,6 +518,7 @@ with open(sys.argv[2], "wb") as f:
 
   runStep('check', phase++, (tool) => TOOLS[tool].check());
   repoSizes.end = { zapas: duBytes(TOOLS.zapas.repo), restic: duBytes(TOOLS.restic.repo) };
+  repeatRounds();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -465,8 +536,21 @@ function stepTable() {
     const z = results[step]?.zapas;
     const r = results[step]?.restic;
     if (!z && !r) continue;
-    const zs = z?.ok ? z.seconds : Number.NaN;
-    const rs = r?.ok ? r.seconds : Number.NaN;
+    // A repeated step shows the median time and CPU of its runs, and the highest peak.
+    const many = (tool) => (runs[step]?.[tool]?.length ?? 0) > 1 && runs[step][tool].every((x) => x.ok);
+    const summary = (x, tool) =>
+      x && many(tool)
+        ? {
+            ...x,
+            seconds: median(runs[step][tool].map((y) => y.seconds)),
+            cpu: median(runs[step][tool].map((y) => y.cpu)),
+            peakBytes: Math.max(...runs[step][tool].map((y) => y.peakBytes)),
+          }
+        : x;
+    const zm = summary(z, 'zapas');
+    const rm = summary(r, 'restic');
+    const zs = zm?.ok ? zm.seconds : Number.NaN;
+    const rs = rm?.ok ? rm.seconds : Number.NaN;
     const ratio = rs / zs;
     let target = '–';
     if (info.target !== null) {
@@ -479,10 +563,26 @@ function stepTable() {
     const cell = (x, s) =>
       x ? (x.ok ? fmt(s) : `FAILED (${x.timedOut ? 'timeout' : `exit ${x.rc}`})`) : '–';
     const peak = (x) => (x ? fmt(x.peakBytes / MiB, 0) : '–');
-    const zPeak = z ? (z.peakBytes < 300e6 ? peak(z) : `**${peak(z)}**`) : '–';
+    const zPeak = zm ? (zm.peakBytes < 300e6 ? peak(zm) : `**${peak(zm)}**`) : '–';
+    const title =
+      many('zapas') && many('restic') ? `${info.title} (median of ${runs[step].zapas.length})` : info.title;
     rows.push(
-      `| ${info.title} | ${cell(z, zs)} | ${cell(r, rs)} | ${Number.isFinite(ratio) ? `${fmt(ratio)}x` : '–'} | ${target} | ${tp('zapas', zs)} | ${tp('restic', rs)} | ${zPeak} | ${peak(r)} | ${z ? fmt(z.cpu, 1) : '–'} | ${r ? fmt(r.cpu, 1) : '–'} |`,
+      `| ${title} | ${cell(zm, zs)} | ${cell(rm, rs)} | ${Number.isFinite(ratio) ? `${fmt(ratio)}x` : '–'} | ${target} | ${tp('zapas', zs)} | ${tp('restic', rs)} | ${zPeak} | ${peak(rm)} | ${zm ? fmt(zm.cpu, 1) : '–'} | ${rm ? fmt(rm.cpu, 1) : '–'} |`,
     );
+  }
+  return rows.join('\n');
+}
+
+/** Every run of the repeated steps, so a median can be checked against its spread. */
+function runsTable() {
+  const rows = ['| step | tool | runs (s, in order) | peaks (MiB) |', '|---|---|---|---|'];
+  for (const [step, byTool] of Object.entries(runs)) {
+    for (const [tool, list] of Object.entries(byTool)) {
+      const secs = list.map((x) => (x.ok ? fmt(x.seconds) : 'failed')).join(', ');
+      rows.push(
+        `| ${STEP_INFO[step].title} | ${tool} | ${secs} | ${list.map((x) => fmt(x.peakBytes / MiB, 0)).join(', ')} |`,
+      );
+    }
   }
   return rows.join('\n');
 }
@@ -555,7 +655,11 @@ function report() {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown';
   const gitRev = capture('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT });
   const dirty = capture('git', ['status', '--porcelain', '--', 'lib', 'bin'], { cwd: ROOT });
-  const zPeakMax = Math.max(0, ...Object.values(results).map((s) => s.zapas?.peakBytes ?? 0));
+  const zPeakMax = Math.max(
+    0,
+    ...Object.values(results).map((s) => s.zapas?.peakBytes ?? 0),
+    ...Object.values(runs).flatMap((byTool) => byTool.zapas.map((x) => x.peakBytes)),
+  );
 
   const md = `# zapas vs restic: file-tree benchmark
 
@@ -573,7 +677,17 @@ function report() {
 ${stepTable()}
 
 Targets: initial backup ≥ 1.5x, restore ≥ 1.5x, incrementals ≥ 1.0x, repository ≤ restic + 5 %, zapas peak memory < 300 MB (286 MiB; peaks at or above it are in bold). Highest zapas peak in this run: ${fmt(zPeakMax / MiB, 0)} MiB (${zPeakMax < 300e6 ? 'met' : '**missed**'}).
+${
+  Object.keys(runs).length > 0 && REPEAT > 1
+    ? `
+Initial backup and restore ran ${REPEAT} times per tool (\`BENCH_REPEAT\`); the table above shows the median time and
+CPU and the highest peak. The first run is the one in the sequence above; the extra rounds back up the data set
+after its mutation into a fresh repository, and restore from the main one, alternating which tool goes first:
 
+${runsTable()}
+`
+    : ''
+}
 ## Repository size
 
 ${repoTable()}
@@ -603,7 +717,7 @@ ${
     : ''
 }${notes.length > 0 ? `## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\n` : ''}## How to read this
 
-Each step ran once per tool, each tool against its own repository on the same local disk, with \`sync\` before
+Each step ran once per tool (initial backup and restore: see above), each tool against its own repository on the same local disk, with \`sync\` before
 every timed command and the order of the two tools alternating from step to step (so neither always gets the warmer
 cache; the page cache is not dropped, so the data set is mostly read from memory at this size). Seconds are wall-clock
 time of the whole command, start-up and key derivation included. The speed ratio is restic's time divided by zapas's:
