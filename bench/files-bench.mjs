@@ -29,12 +29,18 @@ const DATA = path.join(WORK, 'data');
 const LOGS = path.join(WORK, 'logs');
 const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
 const ZAPAS_CJS = path.join(ROOT, 'dist', 'zapas.cjs');
-/** Run zapas as its own #! line does (the V8 flags the command ships with), but on Node 24 explicitly. */
-const zapasFlags = () =>
-  readFileSync(ZAPAS_CJS, 'utf8')
-    .split('\n', 1)[0]
-    .split(/\s+/)
-    .filter((w) => w.startsWith('--'));
+/**
+ * Run zapas as its own #! line does (`env -S VAR=value … node --flags…`: the environment and V8 flags the
+ * command ships with), but on Node 24 explicitly.
+ */
+const SHEBANG_WORDS = readFileSync(ZAPAS_CJS, 'utf8').split('\n', 1)[0].split(/\s+/);
+const zapasFlags = () => SHEBANG_WORDS.filter((w) => w.startsWith('--'));
+const shebangEnv = Object.fromEntries(
+  SHEBANG_WORDS.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map((w) => [
+    w.slice(0, w.indexOf('=')),
+    w.slice(w.indexOf('=') + 1),
+  ]),
+);
 const RESULTS = path.join(BENCH, 'results.md');
 const PASSWORD = 'bench-password-not-secret';
 const MiB = 1024 * 1024;
@@ -172,7 +178,7 @@ function tail(text, lines = 6) {
 // ---------------------------------------------------------------------------------------------------------
 // Tools
 
-const zapasEnv = { ZAPAS_PASSWORD: PASSWORD, ZAPAS_REPOSITORY: path.join(WORK, 'repo-zapas') };
+const zapasEnv = { ...shebangEnv, ZAPAS_PASSWORD: PASSWORD, ZAPAS_REPOSITORY: path.join(WORK, 'repo-zapas') };
 const resticEnv = {
   RESTIC_PASSWORD: PASSWORD,
   RESTIC_REPOSITORY: path.join(WORK, 'repo-restic'),

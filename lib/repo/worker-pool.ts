@@ -24,6 +24,9 @@ interface PoolWorker {
   busy: number;
 }
 
+/** Jobs a worker holds at once: one running and one ready, so it never waits for the main thread. */
+export const JOBS_PER_WORKER = 2;
+
 /** Young-generation size of a worker thread's heap. */
 export const WORKER_YOUNG_GENERATION_MB = 6;
 
@@ -42,12 +45,16 @@ export class WorkerJobError extends Error {
 
 /**
  * Worker threads for the CPU-heavy steps (chunking, hashing, compression, sealing, and the reverse),
- * so a backup or restore uses every core. Each job goes to the least busy worker; a job may stream
+ * so a backup or restore uses every core. Jobs go to workers as they have room; a job may stream
  * messages back (handled in order) before its final result.
  */
 export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
   private readonly jobs = new Map<number, PendingJob>();
+  private readonly waiting: (Pick<PendingJob, 'resolve' | 'reject' | 'onMessage'> & {
+    job: Record<string, unknown>;
+    transfer: ArrayBuffer[];
+  })[] = [];
   private nextId = 1;
 
   /** Workers start on the first job: a backup with nothing to read (a no-op incremental) starts none. */
@@ -79,32 +86,42 @@ export class WorkerPool {
     return this.poolSize;
   }
 
-  /** Runs a job; `onMessage` sees the job's streamed messages in order and may reply (e.g. flow-control acks). */
+  /**
+   * Runs a job; `onMessage` sees the job's streamed messages in order and may reply (e.g. flow-control
+   * acks). A worker holds at most JOBS_PER_WORKER jobs (one running, one ready); the rest wait here and go
+   * to whichever worker frees up first. (Handing every job out at once balanced job counts, not work: with
+   * a folder of large files one worker ran a second too long while the other idled.)
+   */
   run<T>(
     job: Record<string, unknown>,
     transfer: ArrayBuffer[] = [],
     onMessage?: PendingJob['onMessage'],
   ): Promise<T> {
     if (this.workers.length === 0) this.start();
-    const target = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-    const jobId = this.nextId++;
-    target.busy++;
     return new Promise<T>((resolve, reject) => {
-      this.jobs.set(jobId, {
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        onMessage,
-        chain: Promise.resolve(),
-        worker: target,
-      });
-      target.worker.postMessage({ ...job, jobId }, transfer);
+      this.waiting.push({ job, transfer, resolve: resolve as (v: unknown) => void, reject, onMessage });
+      this.dispatch();
     });
+  }
+
+  /** Hands waiting jobs to workers with room, least busy first. */
+  private dispatch(): void {
+    while (this.waiting.length > 0 && this.workers.length > 0) {
+      const target = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+      if (target.busy >= JOBS_PER_WORKER) return;
+      const { job, transfer, resolve, reject, onMessage } = this.waiting.shift()!;
+      const jobId = this.nextId++;
+      target.busy++;
+      this.jobs.set(jobId, { resolve, reject, onMessage, chain: Promise.resolve(), worker: target });
+      target.worker.postMessage({ ...job, jobId }, transfer);
+    }
   }
 
   /** Stops every worker. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
-    this.workers.length = 0;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('the worker pool was closed'));
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 
   private receive(msg: FromWorker): void {
@@ -119,6 +136,7 @@ export class WorkerPool {
       }
       this.jobs.delete(msg.jobId);
       job.worker.busy--;
+      this.dispatch();
       if (msg.kind === 'done') job.resolve(msg.payload);
       else
         job.reject(
@@ -134,16 +152,21 @@ export class WorkerPool {
       // A failing message handler fails the job; the worker's later messages for it are ignored.
       if (this.jobs.delete(msg.jobId)) {
         job.worker.busy--;
+        this.dispatch();
         job.reject(err);
       }
     });
   }
 
+  /** A worker died: its jobs fail, and it takes no more (when none is left, waiting jobs fail too). */
   private failWorker(entry: PoolWorker, err: Error): void {
     for (const [id, job] of this.jobs) {
       if (job.worker !== entry) continue;
       this.jobs.delete(id);
       job.reject(err);
     }
+    const at = this.workers.indexOf(entry);
+    if (at >= 0) this.workers.splice(at, 1);
+    if (this.workers.length === 0) for (const w of this.waiting.splice(0)) w.reject(err);
   }
 }
