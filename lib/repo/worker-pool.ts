@@ -74,9 +74,9 @@ export class WorkerPool {
       const entry: PoolWorker = { worker, busy: 0 };
       worker.on('message', (msg: FromWorker) => this.receive(msg));
       worker.on('error', (err) => this.failWorker(entry, err));
-      worker.on(
-        'exit',
-        (code) => code !== 0 && this.failWorker(entry, new Error(`worker thread exited with code ${code}`)),
+      // Any exit fails the worker's jobs: even code 0 (a worker terminated before it started exits so).
+      worker.on('exit', (code) =>
+        this.failWorker(entry, new Error(`worker thread exited with code ${code}`)),
       );
       this.workers.push(entry);
     }
@@ -119,9 +119,11 @@ export class WorkerPool {
 
   /** Stops every worker. */
   async close(): Promise<void> {
-    for (const w of this.waiting.splice(0)) w.reject(new Error('the worker pool was closed'));
+    const closed = new Error('the worker pool was closed');
+    for (const w of this.waiting.splice(0)) w.reject(closed);
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));
+    for (const w of workers) this.failWorker(w, closed);
   }
 
   private receive(msg: FromWorker): void {
