@@ -21,6 +21,12 @@ function bytes(n: number, s: number): Buffer {
   return out;
 }
 
+/** Chunk lengths of bytes(2_000_000, 12345) with SMALL and a seed of 32 sevens, as zapas has always cut them. */
+const GOLDEN_SMALL: number[] = [
+  60991, 72780, 73880, 94525, 71763, 79755, 74736, 69354, 106258, 76421, 74731, 71881, 68721, 77815, 74692,
+  70756, 95329, 96124, 39260, 76021, 47075, 78875, 82254, 68466, 65932, 103066, 28539,
+];
+
 function offsets(lengths: number[]): number[] {
   const out: number[] = [];
   let pos = 0;
@@ -31,7 +37,56 @@ function offsets(lengths: number[]): number[] {
   return out;
 }
 
+/**
+ * FastCDC as docs/format.md §3 states it, one byte at a time: the reference the optimised cut() must
+ * match exactly (a different boundary would break deduplication against every existing repository).
+ */
+function referenceSplit(data: Buffer, gear: Uint32Array, p: ChunkerParams): number[] {
+  const avgBits = Math.round(Math.log2(p.avgBytes));
+  const high = (bits: number) => (0xffffffff << (32 - bits)) >>> 0;
+  const [small, large] = [high(avgBits + 2), high(avgBits - 2)];
+  const out: number[] = [];
+  for (let start = 0; start < data.length; ) {
+    const length = data.length - start;
+    let n = length <= p.minBytes ? length : Math.min(p.maxBytes, length);
+    if (length > p.minBytes) {
+      let h = 0;
+      for (let i = p.minBytes; i < Math.min(p.maxBytes, length); i++) {
+        h = (h * 2 + gear[data[start + i]!]!) % 2 ** 32;
+        if ((h & (i < p.avgBytes ? small : large)) >>> 0 === 0) {
+          n = i + 1;
+          break;
+        }
+      }
+    }
+    out.push(n);
+    start += n;
+  }
+  return out;
+}
+
 describe('Chunker (FastCDC)', () => {
+  it('cuts exactly where the byte-by-byte reference does, for any length and seed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_200_000 }),
+        fc.integer(),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (n, s, key) => {
+          const gear = gearTable(key);
+          const data = bytes(n, s);
+          expect(new Chunker(gear, SMALL).split(data)).toEqual(referenceSplit(data, gear, SMALL));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps the boundaries of earlier versions (golden vector: the repository format depends on it)', () => {
+    const lengths = chunker.split(bytes(2_000_000, 12345));
+    expect(lengths).toEqual(GOLDEN_SMALL);
+  });
+
   it('cuts chunks that cover the input exactly, within the size bounds', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1_500_000 }), fc.integer(), (n, s) => {
