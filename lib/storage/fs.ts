@@ -20,7 +20,7 @@ import {
   ObjectTruncatedError,
   StorageError,
 } from './errors';
-import type { ByteRange, ObjectInfo, PutData, PutOptions, Storage } from './storage';
+import type { ByteRange, ObjectInfo, ObjectWriter, PutData, PutOptions, Storage } from './storage';
 
 /**
  * Files whose name starts with this are writes in progress (or left by a crash): never objects.
@@ -65,7 +65,7 @@ export class FsStorage implements Storage {
       );
     }
     const dir = path.dirname(file);
-    const temp = path.join(dir, `${TEMP_FILE_PREFIX}${randomBytes(TEMP_NAME_RANDOM_BYTES).toString('hex')}`);
+    const temp = tempPath(dir);
     try {
       await this.makeDurableDirs(dir);
       await writeDurably(temp, data);
@@ -73,7 +73,33 @@ export class FsStorage implements Storage {
       await removeTempAfterFailure(temp, error);
       throw mapFsError(error, 'write', name, dir);
     }
+    await this.publish(temp, name, opts);
+  }
+
+  /**
+   * A temp file in `folder`, appended to as blobs come and published under its name by commit() (the
+   * same link-or-rename and fsyncs as put()): a pack never needs to sit whole in memory.
+   */
+  async createWriter(folder: string): Promise<ObjectWriter> {
+    InvalidObjectNameError.assertPrefix(folder, this.location);
+    const dir = path.join(this.root, ...folder.split('/').filter((p) => p !== ''));
+    const temp = tempPath(dir);
+    let handle: FileHandle;
     try {
+      await this.makeDurableDirs(dir);
+      handle = await open(temp, 'wx');
+    } catch (error) {
+      throw mapFsError(error, 'write', `a new object in ${folder}`, dir);
+    }
+    return new FsObjectWriter(handle, temp, dir, (name, opts) => this.publish(temp, name, opts));
+  }
+
+  /** Publishes a written and fsynced temp file under `name`; the temp file is gone afterwards either way. */
+  private async publish(temp: string, name: string, opts: PutOptions = {}): Promise<void> {
+    const file = this.pathOf(name);
+    const dir = path.dirname(file);
+    try {
+      await this.makeDurableDirs(dir);
       if (opts.ifAbsent) {
         await link(temp, file);
         await unlink(temp);
@@ -278,21 +304,70 @@ function assertRange(range: ByteRange, name: string, location: string): void {
 async function writeDurably(file: string, data: PutData): Promise<void> {
   const handle = await open(file, 'wx');
   try {
-    if (Array.isArray(data)) {
-      // writev may stop short; go on from where it stopped.
-      let parts = data as readonly Uint8Array[];
-      while (parts.length > 0) {
-        let { bytesWritten } = await handle.writev(parts as Uint8Array[]);
-        while (parts.length > 0 && bytesWritten >= parts[0]!.length) {
-          bytesWritten -= parts[0]!.length;
-          parts = parts.slice(1);
-        }
-        if (bytesWritten > 0) parts = [parts[0]!.subarray(bytesWritten), ...parts.slice(1)];
-      }
-    } else await handle.writeFile(data as Uint8Array);
+    if (Array.isArray(data)) await writeAll(handle, data as readonly Uint8Array[]);
+    else await handle.writeFile(data as Uint8Array);
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** Appends every part at the file's position; writev may stop short, so go on from where it stopped. */
+async function writeAll(handle: FileHandle, data: readonly Uint8Array[]): Promise<void> {
+  let parts = data;
+  while (parts.length > 0) {
+    let { bytesWritten } = await handle.writev(parts as Uint8Array[]);
+    while (parts.length > 0 && bytesWritten >= parts[0]!.length) {
+      bytesWritten -= parts[0]!.length;
+      parts = parts.slice(1);
+    }
+    if (bytesWritten > 0) parts = [parts[0]!.subarray(bytesWritten), ...parts.slice(1)];
+  }
+}
+
+function tempPath(dir: string): string {
+  return path.join(dir, `${TEMP_FILE_PREFIX}${randomBytes(TEMP_NAME_RANDOM_BYTES).toString('hex')}`);
+}
+
+/** FsStorage.createWriter's object: a temp file, published by commit(). */
+class FsObjectWriter implements ObjectWriter {
+  private open = true;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly temp: string,
+    private readonly dir: string,
+    private readonly publish: (name: string, opts?: PutOptions) => Promise<void>,
+  ) {}
+
+  async append(parts: readonly Uint8Array[]): Promise<void> {
+    if (!this.open) throw new StorageError(`append to a finished object (${this.temp})`);
+    try {
+      await writeAll(this.handle, parts);
+    } catch (error) {
+      throw mapFsError(error, 'write', `a new object (${path.basename(this.temp)})`, this.dir);
+    }
+  }
+
+  async commit(name: string, opts?: PutOptions): Promise<void> {
+    if (!this.open) throw new StorageError(`commit of a finished object (${this.temp})`);
+    this.open = false;
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+    } catch (error) {
+      await removeTempAfterFailure(this.temp, error);
+      throw mapFsError(error, 'write', name, this.dir);
+    }
+    await this.publish(name, opts);
+  }
+
+  async abort(): Promise<void> {
+    if (this.open) {
+      this.open = false;
+      await this.handle.close().catch(() => undefined); // the file goes next; a close error changes nothing
+    }
+    await removeTempAfterFailure(this.temp, new StorageError('aborted'));
   }
 }
 

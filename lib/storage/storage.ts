@@ -50,4 +50,20 @@ export interface Storage {
    * store gains from several connections. Absent means 1.
    */
   readonly writeParallelism?: number;
+  /**
+   * Starts an object written piece by piece, for a producer that learns its name only at the end (a
+   * pack is named by the hash of its bytes) and should not hold it in memory. `folder` is where the name
+   * will be (e.g. `data/`). Optional: a storage without it gets whole objects through put().
+   */
+  createWriter?(folder: string): Promise<ObjectWriter>;
+}
+
+/** An object being written piece by piece (Storage.createWriter); invisible until committed. */
+export interface ObjectWriter {
+  /** Appends parts in order; resolves once the caller may reuse them. */
+  append(parts: readonly Uint8Array[]): Promise<void>;
+  /** Publishes everything appended under `name`, exactly as put() would; durable when it resolves. */
+  commit(name: string, opts?: PutOptions): Promise<void>;
+  /** Drops everything appended (a writer that failed or will not be committed). */
+  abort(): Promise<void>;
 }

@@ -39,6 +39,53 @@ export function describeStorageAdapter(name: string, make: () => Promise<Storage
       subject = undefined;
     });
 
+    describe('createWriter (for adapters that offer it)', () => {
+      /** The adapter's writer; an adapter without one must not pretend (the writer tests then check only that). */
+      const writerOf = async (folder: string) => {
+        if (!storage.createWriter) {
+          expect(storage.createWriter).toBeUndefined();
+          return undefined;
+        }
+        return storage.createWriter(folder);
+      };
+      const sortedList = async (s: Storage) =>
+        (await collect(s.list(''))).sort((a, b) => a.name.localeCompare(b.name));
+
+      it('publishes the appended parts under the name given at commit, invisible before', async () => {
+        const w = await writerOf('data/');
+        if (!w) return;
+        const a = pattern(300_000, 1);
+        const b = pattern(5, 2);
+        await w.append([a]);
+        await w.append([b, a.subarray(0, 10)]);
+        expect(await sortedList(storage)).toEqual([]);
+        await w.commit('data/ab/packed');
+        expect((await storage.get('data/ab/packed')).equals(Buffer.concat([a, b, a.subarray(0, 10)]))).toBe(
+          true,
+        );
+        expect(await sortedList(storage)).toEqual([{ name: 'data/ab/packed', size: 300_015 }]);
+      });
+
+      it('commits with ifAbsent as put does: ObjectExistsError, the original untouched, nothing left over', async () => {
+        const w = await writerOf('data/');
+        if (!w) return;
+        await storage.put('data/ab/taken', Buffer.from('original'));
+        await w.append([Buffer.from('other')]);
+        await expect(w.commit('data/ab/taken', { ifAbsent: true })).rejects.toBeInstanceOf(ObjectExistsError);
+        expect((await storage.get('data/ab/taken')).toString()).toBe('original');
+        expect(await sortedList(storage)).toEqual([{ name: 'data/ab/taken', size: 8 }]);
+      });
+
+      it('leaves nothing after abort, and refuses appends after it', async () => {
+        const w = await writerOf('data/');
+        if (!w) return;
+        await w.append([pattern(1000, 3)]);
+        await w.abort();
+        await expect(w.append([Buffer.from('x')])).rejects.toBeInstanceOf(StorageError);
+        expect(await sortedList(storage)).toEqual([]);
+      });
+    });
+
     describe('put and get', () => {
       it.each([
         ['an empty', 0],

@@ -59,6 +59,17 @@ describe('FsStorage', () => {
     expect(await allFiles()).toEqual(['data/ab/one', 'locks/l']);
   });
 
+  it('offers object writers, which leave no temp file after commit or abort', async () => {
+    const w = await storage.createWriter('data/');
+    await w.append([Buffer.from('pack bytes')]);
+    expect((await allFiles()).filter((f) => f.startsWith('data/.tmp-'))).toHaveLength(1);
+    await w.commit('data/ab/ab99');
+    const aborted = await storage.createWriter('data/');
+    await aborted.append([Buffer.from('never')]);
+    await aborted.abort();
+    expect(await allFiles()).toEqual(['data/ab/ab99']);
+  });
+
   it('never lists temp files (e.g. left by a crash mid-put)', async () => {
     await storage.put('data/ab/real', Buffer.from('real'));
     await writeFile(path.join(storage.root, 'data', 'ab', `${TEMP_FILE_PREFIX}deadbeef`), 'partial');
