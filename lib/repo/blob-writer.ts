@@ -4,7 +4,8 @@ import { AAD, blobIdOf, seal } from './crypto';
 import type { BlobId, IndexId } from './ids';
 import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
 import { releaseNow } from './memory';
-import { type BlobType, PackBuilder, packObjectName } from './pack';
+import { BufferedPack, type OpenPack, StreamedPack } from './open-pack';
+import type { BlobType } from './pack';
 import type { Repository } from './repository';
 
 /** A pack is finished once it holds this much: large enough that object stores charge few requests. */
@@ -38,7 +39,9 @@ export interface WriteStats {
 export class BlobWriter {
   readonly stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, bytesAdded: 0, packsWritten: 0 };
   private readonly pending = new Set<BlobId>();
-  private readonly packers = new Map<BlobType, PackBuilder>();
+  private readonly packers = new Map<BlobType, OpenPack>();
+  /** Packs taken out of `packers` to be written, until they are. */
+  private readonly finishing = new Set<OpenPack>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly waiters: (() => void)[] = [];
   private readonly uploadWaiters: (() => void)[] = [];
@@ -113,17 +116,43 @@ export class BlobWriter {
 
   /** Finishes every open pack and writes the index for everything written. */
   async flush(): Promise<void> {
-    await this.settle();
-    for (const [type, packer] of this.packers) {
-      this.packers.delete(type);
-      if (packer.count > 0) await this.startPackWrite(packer);
+    try {
+      await this.settleTasks();
+      for (const [type, packer] of this.packers) {
+        this.packers.delete(type);
+        if (packer.count > 0) await this.startPackWrite(packer);
+      }
+      await this.settleTasks();
+      await this.writeIndex();
+    } catch (err) {
+      await Promise.all([...this.packers.values()].map((p) => p.abort()));
+      this.packers.clear();
+      throw err;
     }
-    await this.settle();
-    await this.writeIndex();
+  }
+
+  /**
+   * Gives up after a failure elsewhere: waits for writes under way, then drops every unfinished pack (a
+   * streamed pack's temp file is removed and its file closed). Nothing written is referenced by an index.
+   */
+  async abort(): Promise<void> {
+    this.failure ??= new Error('the blob writer was aborted');
+    await Promise.allSettled([...this.tasks]);
+    const open = [...this.packers.values(), ...this.finishing];
+    this.packers.clear();
+    await Promise.all(open.map((p) => p.abort()));
+  }
+
+  /**
+   * Resolves once every blob added so far is written out of its caller's buffer (a streamed pack writes
+   * views): a worker's batch buffer may then go back to it.
+   */
+  async settle(): Promise<void> {
+    await Promise.all([...this.packers.values(), ...this.finishing].map((p) => p.settle()));
   }
 
   /** Waits for every compression and pack write under way; throws the first failure. */
-  private async settle(): Promise<void> {
+  private async settleTasks(): Promise<void> {
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
     this.throwIfFailed();
   }
@@ -144,39 +173,50 @@ export class BlobWriter {
     // growing the buffer). Awaiting lets another producer open a pack meanwhile: look again each time.
     for (;;) {
       const open = this.packers.get(type);
-      if (!open || open.count === 0 || open.size + sealed.length <= open.buffer.length) break;
+      if (!open || open.count === 0 || open.fits(sealed.length)) break;
       this.packers.delete(type);
       await this.startPackWrite(open);
     }
-    // No await from here to add(): the pack looked up is the pack the blob goes into.
+    // No await from here to add()'s first step: the pack looked up is the pack the blob goes into.
     let packer = this.packers.get(type);
     if (!packer) {
-      packer = new PackBuilder(
-        this.dataClass,
-        this.spareBodies.pop() ?? Buffer.allocUnsafeSlow(this.bodyBytes),
-      );
+      packer = this.newPack();
       this.packers.set(type, packer);
     }
-    packer.add(id, type, compression, rawLength, sealed);
+    const adding = packer.add(id, type, compression, rawLength, sealed);
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += rawLength;
-    if (packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS) {
-      this.packers.delete(type);
-      await this.startPackWrite(packer);
-    }
+    const full = packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS;
+    if (full) this.packers.delete(type);
+    await adding;
+    if (full) await this.startPackWrite(packer);
+  }
+
+  /** A pack streamed to the storage when it can take one piece by piece, else one filled in memory. */
+  private newPack(): OpenPack {
+    const { storage, keyring } = this.repo;
+    if (storage.createWriter)
+      return new StreamedPack(this.dataClass, storage as Required<typeof storage>, keyring, this.bodyBytes);
+    const body = this.spareBodies.pop() ?? Buffer.allocUnsafeSlow(this.bodyBytes);
+    return new BufferedPack(this.dataClass, storage, keyring, body, (b) => this.recycle(b));
   }
 
   /**
    * Starts writing a finished pack and returns once it is under way (waiting first while the storage's
    * parallelism is used up): the next pack fills while this one is written.
    */
-  private async startPackWrite(packer: PackBuilder): Promise<void> {
+  private async startPackWrite(packer: OpenPack): Promise<void> {
+    this.finishing.add(packer);
     const parallel = Math.min(
       MAX_PARALLEL_PACK_UPLOADS,
       Math.max(1, this.repo.storage.writeParallelism ?? 1),
     );
     while (this.uploads >= parallel) await new Promise<void>((resolve) => this.uploadWaiters.push(resolve));
-    this.throwIfFailed();
+    if (this.failure) {
+      this.finishing.delete(packer);
+      await packer.abort();
+      throw this.failure;
+    }
     this.uploads++;
     const task = this.writePack(packer)
       .catch((err: Error) => {
@@ -184,20 +224,19 @@ export class BlobWriter {
       })
       .finally(() => {
         this.uploads--;
+        this.finishing.delete(packer);
         this.tasks.delete(task);
         this.uploadWaiters.shift()?.();
       });
     this.tasks.add(task);
   }
 
-  private async writePack(packer: PackBuilder): Promise<void> {
-    const { id, parts, size, entries } = packer.finishParts(this.repo.keyring);
-    await this.repo.storage.put(packObjectName(id), parts);
+  private async writePack(packer: OpenPack): Promise<void> {
+    const { id, size, entries } = await packer.finish();
     const pack: IndexedPack = { id, dataClass: packer.dataClass, entries };
     this.repo.index.addPack(pack);
     for (const e of entries) this.pending.delete(e.id);
     this.unindexed.push(pack);
-    this.recycle(packer.buffer);
     this.stats.bytesAdded += size;
     this.stats.packsWritten++;
     if (this.unindexed.length >= INDEX_FLUSH_PACKS) await this.writeIndex();

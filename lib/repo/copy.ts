@@ -71,8 +71,14 @@ export async function copySnapshots(
         mapped.set(id, out);
         return out;
       };
-      const tree = await copyTree(record.snapshot.tree);
-      await writer.flush();
+      let tree: BlobId;
+      try {
+        tree = await copyTree(record.snapshot.tree);
+        await writer.flush();
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
       const snapshot = { ...record.snapshot, tree, original: record.id } as Snapshot;
       delete (snapshot as Partial<Snapshot>).parent;
       const to = await dst.saveSnapshot(snapshot);

@@ -91,10 +91,7 @@ export class PackBuilder {
 
   /** Seals the header and returns the pack's parts (written in order, never concatenated), id and entries. */
   finishParts(keyring: Keyring): { id: PackId; parts: Buffer[]; size: number; entries: PackEntry[] } {
-    const header = sealHeader(keyring, this.dataClass, this.entries);
-    const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
-    trailer.writeUInt32LE(header.length, 0);
-    PACK_MAGIC.copy(trailer, 4);
+    const [header, trailer] = packTail(keyring, this.dataClass, this.entries);
     const parts = [this.body.subarray(0, this.bytes), header, trailer];
     return {
       id: packIdOf(parts) as PackId,
@@ -109,6 +106,19 @@ export class PackBuilder {
     const { id, parts, entries } = this.finishParts(keyring);
     return { id, bytes: Buffer.concat(parts), entries };
   }
+}
+
+/** What follows a pack's blobs: the sealed header and the trailer that gives its length. */
+export function packTail(
+  keyring: Keyring,
+  dataClass: string,
+  entries: readonly PackEntry[],
+): [Buffer, Buffer] {
+  const header = sealHeader(keyring, dataClass, entries);
+  const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
+  trailer.writeUInt32LE(header.length, 0);
+  PACK_MAGIC.copy(trailer, 4);
+  return [header, trailer];
 }
 
 function sealHeader(keyring: Keyring, dataClass: string, entries: readonly PackEntry[]): Buffer {

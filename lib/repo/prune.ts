@@ -249,11 +249,16 @@ async function repackBlobs(
     if (!byClass.has(pack.dataClass)) byClass.set(pack.dataClass, new BlobWriter(repo, pack.dataClass));
   const classOf = new Map<BlobId, string>();
   for (const pack of packs) for (const e of pack.entries) classOf.set(e.id, pack.dataClass);
-  for (const w of wanted)
-    await byClass
-      .get(classOf.get(w.id)!)!
-      .save(w.type === BlobType.Tree ? BlobType.Tree : BlobType.Data, w.data);
-  for (const writer of byClass.values()) await writer.flush();
+  try {
+    for (const w of wanted)
+      await byClass
+        .get(classOf.get(w.id)!)!
+        .save(w.type === BlobType.Tree ? BlobType.Tree : BlobType.Data, w.data);
+    for (const writer of byClass.values()) await writer.flush();
+  } catch (err) {
+    await Promise.all([...byClass.values()].map((writer) => writer.abort()));
+    throw err;
+  }
   return { packs: packs.length, blobs: wanted.length };
 }
 

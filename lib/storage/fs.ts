@@ -40,6 +40,8 @@ const NO_SPACE_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
  * (readers see the old object, or none, or the whole new one) and durable when it resolves.
  */
 export class FsStorage implements Storage {
+  /** Packs finishing at once (packs are streamed to disk as they fill, so this costs no memory): one fsyncs while the next is written. */
+  readonly writeParallelism: number = 2;
   /** Absolute path of the repository folder. */
   readonly root: string;
   readonly location: string;

@@ -97,10 +97,14 @@ export class Archiver {
     private readonly opts: ArchiveOptions = {},
   ) {
     this.batcher = opts.pool
-      ? new ReadBatcher(opts.pool, async (blob) => {
-          await this.writer.addPrepared(blob);
-          this.progress.bytesRead += blob.rawLength;
-        })
+      ? new ReadBatcher(
+          opts.pool,
+          async (blob) => {
+            await this.writer.addPrepared(blob);
+            this.progress.bytesRead += blob.rawLength;
+          },
+          () => this.writer.settle(),
+        )
       : undefined;
     this.limiter = new Limiter(this.batcher ? this.batcher.capacity : FILE_READ_PARALLELISM);
     if (opts.expectedBytes !== undefined) this.progress.expectedBytes = opts.expectedBytes;

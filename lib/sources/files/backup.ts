@@ -68,8 +68,14 @@ export async function backupFiles(
       parentTree: parent?.snapshot.tree,
       ...(parent ? { expectedBytes: parent.snapshot.summary.bytesProcessed } : {}),
     });
-    const result = await archiver.archive(absolute);
-    await writer.flush();
+    let result: Awaited<ReturnType<Archiver['archive']>>;
+    try {
+      result = await archiver.archive(absolute);
+      await writer.flush();
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
     const snapshot: Snapshot = {
       version: 1,
       time: now().toISOString(),

@@ -34,6 +34,8 @@ export class ReadBatcher {
   constructor(
     private readonly pool: WorkerPool,
     private readonly onBlob: (blob: PreparedBlob) => Promise<void>,
+    /** Resolves once every blob passed to onBlob is out of the batch's buffer (see BlobWriter.settle). */
+    private readonly settle: () => Promise<void>,
   ) {}
 
   /** How many reads to keep queued: enough to fill every worker's batches. */
@@ -70,9 +72,10 @@ export class ReadBatcher {
           [],
           async (msg, reply) => {
             const batch = msg as BlobBatch;
-            // onBlob copies each blob into a pack before it resolves: then the buffer goes back to the
-            // worker for its next batch, and the budget the worker counts returns to zero.
+            // Once every blob is in a pack (copied, or written to a streamed pack's file: settle), the
+            // buffer goes back to the worker for its next batch, and the budget it counts returns to zero.
             for (const blob of unpackBlobBatch(batch)) await this.onBlob(blob);
+            await this.settle();
             reply({ op: 'ack', bytes: batchUsedBytes(batch), buffers: [batch.buffer] }, [batch.buffer]);
           },
         ),
