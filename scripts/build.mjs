@@ -9,9 +9,12 @@ import { build } from 'esbuild';
 // - heap growth factor 2 instead of V8's dynamic one (up to 4): after a collection the heap may only
 //   double before the next, which cut the peak by about 35 MB (265 against 300 MB), no slower;
 // - and, for glibc, two malloc arenas instead of one per thread (8 per core): worker threads, V8's and
-//   libuv's helper threads each kept freed memory in an arena of their own (about 15 MB less, no slower).
+//   libuv's helper threads each kept freed memory in an arena of their own (about 15 MB less, no slower);
+// - and a fixed mmap threshold of 1 MiB: glibc otherwise raises it after each large free, until 16 MiB
+//   pack reads come from the arenas and stay there fragmented (check: 295 -> 235 MB; restore: 280 ->
+//   250 MB; a little more time in page faults, as large buffers are new memory each time).
 const SHEBANG =
-  '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=100';
+  '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 node --max-semi-space-size=2 --heap-growing-percent=100';
 
 await build({
   entryPoints: { zapas: 'bin/zapas.ts', 'zapas-worker': 'bin/zapas-worker.ts' },
