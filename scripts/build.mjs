@@ -4,8 +4,9 @@ import { build } from 'esbuild';
 
 // The command sets its own V8 flags, as a launcher script would (they are process-wide: worker threads
 // get them too). Measured on the benchmark's initial backup (peak RSS, same run):
-// - a small young generation: a backup churns through short-lived buffers, and V8's default let the main
-//   thread's heap grow by about 170 MB (514 against 683 MB then), no slower;
+// - a small, fixed young generation (4 MiB semi-spaces; worker threads set their own): V8's default
+//   (growing to 16 MiB) let the main thread's heap grow by about 170 MB (514 against 683 MB then), and
+//   2 MiB spent a quarter of the main thread's time in scavenges on a folder of 20,000 saves;
 // - heap growth factor 2 instead of V8's dynamic one (up to 4): after a collection the heap may only
 //   double before the next, which cut the peak by about 35 MB (265 against 300 MB), no slower;
 // - and, for glibc, two malloc arenas instead of one per thread (8 per core): worker threads, V8's and
@@ -14,7 +15,7 @@ import { build } from 'esbuild';
 //   pack reads come from the arenas and stay there fragmented (check: 295 -> 235 MB; restore: 280 ->
 //   250 MB; a little more time in page faults, as large buffers are new memory each time).
 const SHEBANG =
-  '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 node --max-semi-space-size=2 --heap-growing-percent=100';
+  '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 node --min-semi-space-size=4 --max-semi-space-size=4 --heap-growing-percent=100';
 
 await build({
   entryPoints: { zapas: 'bin/zapas.ts', 'zapas-worker': 'bin/zapas-worker.ts' },
