@@ -1,11 +1,12 @@
 import {
-  chmodSync,
   closeSync,
   constants,
+  fchmodSync,
+  fchownSync,
   ftruncateSync,
-  lchownSync,
+  futimesSync,
   openSync,
-  utimesSync,
+  readFileSync,
   writeSync,
 } from 'node:fs';
 import { workerData } from 'node:worker_threads';
@@ -145,7 +146,7 @@ function ownBytes(bytes: Uint8Array): Buffer {
 }
 
 /** Decodes the blobs of one ranged read of a pack (in place) and writes them into their files, with blocking calls. */
-function restoreRun(
+export function restoreRun(
   keyring: ReturnType<typeof decodeKeyring>,
   job: RestoreRunJob,
 ): { bytes: number; finished: number } {
@@ -153,17 +154,23 @@ function restoreRun(
   const codec = blobDecoder(keyring);
   let written = 0;
   let finished = 0;
-  const fds = new Map<string, number>();
-  const fdOf = (path: Buffer) => {
+  // A file this run finishes is created with its final mode, unless an earlier run created it.
+  const finishedHere = new Map<string, FinishFile>();
+  for (const blob of job.blobs)
+    for (const t of blob.targets)
+      if (t.finish) finishedHere.set(Buffer.from(t.path).toString('binary'), t.finish);
+  const files = new Map<string, { fd: number; end: number; modeSet: boolean }>();
+  const fileOf = (path: Buffer) => {
     const key = path.toString('binary');
-    let fd = fds.get(key);
-    if (fd === undefined) {
-      // Create without truncating: several jobs may fill one large file, each at its own offsets (the
-      // target folder was empty when the restore began, so every file here is ours).
-      fd = withPath(path, () => openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600));
-      fds.set(key, fd);
+    let file = files.get(key);
+    if (file === undefined) {
+      // Never truncate: several jobs may fill one large file, each at its own offsets (the target folder
+      // was empty when the restore began, so every file here is ours).
+      const finish = finishedHere.get(key);
+      file = finish ? createFinal(path, finish) : { fd: openForWrite(path, 0o600), end: 0, modeSet: false };
+      files.set(key, file);
     }
-    return fd;
+    return file;
   };
   try {
     for (const blob of job.blobs) {
@@ -172,36 +179,85 @@ function restoreRun(
       const data = codec.decode(blob.id as BlobId, sealed, blob, job.packName);
       for (const t of blob.targets) {
         const path = Buffer.from(t.path);
-        const fd = fdOf(path);
-        withPath(path, () => writeSparse(fd, data, t.offset));
+        const file = fileOf(path);
+        file.end = Math.max(
+          file.end,
+          withPath(path, () => writeSparse(file.fd, data, t.offset)),
+        );
         written += data.length;
         if (t.finish) {
           const f = t.finish;
-          withPath(path, () => ftruncateSync(fd, f.size));
-          closeSync(fd);
-          fds.delete(path.toString('binary'));
-          applyFileMetadata(path, f, job.asRoot);
+          // The file is as long as its last non-zero byte; only a zero tail (sparse) needs the length set.
+          if (file.end !== f.size) withPath(path, () => ftruncateSync(file.fd, f.size));
+          files.delete(path.toString('binary'));
+          withPath(path, () => finishOpenFile(file.fd, f, job.asRoot, file.modeSet));
           finished++;
         }
       }
     }
   } finally {
-    for (const fd of fds.values()) closeSync(fd);
+    for (const file of files.values()) closeSync(file.fd);
   }
   return { bytes: written, finished };
 }
 
-/** Owner (as root), mode and mtime of a finished file. */
-export function applyFileMetadata(path: Buffer, f: FinishFile, asRoot: boolean): void {
-  const ns = BigInt(f.mtimeNs);
-  const seconds = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
-  if (asRoot) lchownSync(path, f.uid, f.gid);
-  chmodSync(path, f.mode);
-  utimesSync(path, seconds, seconds);
+/** Writes the non-zero ranges of `data` at `offset` (zeros stay holes); returns the end of the last one written. */
+function writeSparse(fd: number, data: Buffer, offset: number): number {
+  let end = 0;
+  for (const [start, stop] of nonZeroRanges(data)) {
+    writeAll(fd, data.subarray(start, stop), offset + start);
+    end = offset + stop;
+  }
+  return end;
 }
 
-function writeSparse(fd: number, data: Buffer, offset: number): void {
-  for (const [start, end] of nonZeroRanges(data)) writeAll(fd, data.subarray(start, end), offset + start);
+/** The umask, read once (process.umask() without an argument is deprecated: it writes the mask to read it). */
+const UMASK = readUmask();
+
+function readUmask(): number | undefined {
+  try {
+    const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return line ? Number.parseInt(line[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function openForWrite(path: Buffer, mode: number): number {
+  return withPath(path, () => openSync(path, constants.O_WRONLY | constants.O_CREAT, mode));
+}
+
+/** Opens a file this job finishes: created with its final mode if it is new, else (an earlier run made it) as is. */
+function createFinal(path: Buffer, f: FinishFile): { fd: number; end: number; modeSet: boolean } {
+  try {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, f.mode & 0o777);
+    return { fd, end: 0, modeSet: modeNeedsNoChmod(f.mode) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      (err as { path?: string }).path = path.toString('utf8');
+      throw err;
+    }
+    return { fd: openForWrite(path, 0o600), end: 0, modeSet: false };
+  }
+}
+
+/** Whether a file created with `mode & 0o777` already has `mode`: no special bits, none masked by the umask. */
+function modeNeedsNoChmod(mode: number): boolean {
+  return UMASK !== undefined && (mode & 0o7000) === 0 && (mode & 0o777 & UMASK) === 0;
+}
+
+/** Owner (as root), mode (unless the file was created with it) and mtime of a finished file, then close. */
+function finishOpenFile(fd: number, f: FinishFile, asRoot: boolean, modeSet: boolean): void {
+  try {
+    if (asRoot) fchownSync(fd, f.uid, f.gid);
+    // After the owner: chown clears set-user-ID and set-group-ID bits (a mode set at creation has none).
+    if (!modeSet) fchmodSync(fd, f.mode);
+    const ns = BigInt(f.mtimeNs);
+    const seconds = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+    futimesSync(fd, seconds, seconds);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function writeAll(fd: number, data: Buffer, position: number): void {
