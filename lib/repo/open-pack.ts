@@ -67,7 +67,9 @@ export class BufferedPack implements OpenPack {
     this.builder.add(id, type, compression, rawLength, sealed); // copied: `sealed` is free at once
   }
 
-  async settle(): Promise<void> {}
+  async settle(): Promise<void> {
+    // Nothing to wait for: add() copied every blob into the body.
+  }
 
   async finish(): Promise<{ id: PackId; size: number; entries: PackEntry[] }> {
     const { id, parts, size, entries } = this.builder.finishParts(this.keyring);
@@ -76,7 +78,9 @@ export class BufferedPack implements OpenPack {
     return { id, size, entries };
   }
 
-  async abort(): Promise<void> {}
+  async abort(): Promise<void> {
+    // Nothing was written: the body is simply not recycled.
+  }
 }
 
 /**
