@@ -32,7 +32,12 @@ export interface PruneReport {
   waiting: number;
   /** Condemned packs that a snapshot written after the mark uses again: kept. */
   rescued: number;
+  /** Temp files that interrupted writes left (removed only while no backup runs). */
+  tempFiles: number;
 }
+
+/** A temp file untouched this long belongs to no running write (a backup's open pack grows by the second). */
+export const TEMP_FILE_MAX_AGE_MS = 60 * 60 * 1000;
 
 interface IndexState {
   byIndex: Map<IndexId, IndexedPack[]>;
@@ -56,6 +61,7 @@ export async function pruneRepository(repo: Repository, opts: PruneOptions = {})
     deleted: { packs: 0, bytes: 0 },
     waiting: 0,
     rescued: 0,
+    tempFiles: 0,
   };
   const lock = opts.dryRun ? undefined : await Lock.acquire(repo, 'exclusive', { clock });
   try {
@@ -83,6 +89,11 @@ export async function pruneRepository(repo: Repository, opts: PruneOptions = {})
         : [];
     if (liveBackups.length > 0)
       info(`${liveBackups.length} backup(s) running: packs in no index are left alone this time`);
+    else if (!opts.dryRun && repo.storage.sweepTemp) {
+      // Real time, not the injected clock: file times are the file system's.
+      report.tempFiles = await repo.storage.sweepTemp(new Date(Date.now() - TEMP_FILE_MAX_AGE_MS));
+      if (report.tempFiles > 0) info(`removed ${report.tempFiles} temp file(s) that interrupted writes left`);
+    }
     if (!opts.dryRun && repack.length > 0) {
       report.repacked = await repackBlobs(repo, repack, referenced);
       state = await loadIndexState(repo);

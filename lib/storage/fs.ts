@@ -185,6 +185,35 @@ export class FsStorage implements Storage {
     yield* this.walk(startRel, prefix);
   }
 
+  async sweepTemp(olderThan: Date): Promise<number> {
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      let entries: Dir;
+      try {
+        entries = await opendir(dir);
+      } catch (error) {
+        if (ABSENT_CODES.has(errnoCode(error) ?? '')) return;
+        throw mapFsError(error, 'list', path.relative(this.root, dir) || '.', this.location);
+      }
+      for await (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await visit(full);
+        else if (entry.isFile() && entry.name.startsWith(TEMP_FILE_PREFIX)) {
+          const info = await stat(full).catch(() => undefined);
+          if (info && info.mtime < olderThan) {
+            await unlink(full).catch((error) => {
+              if (!ABSENT_CODES.has(errnoCode(error) ?? ''))
+                throw mapFsError(error, 'delete', entry.name, dir);
+            });
+            removed++;
+          }
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
+  }
+
   /**
    * Unlinks the file; an absent one is fine. The folder is not fsynced: a delete undone by a crash
    * leaves an unreferenced object, which prune removes again.

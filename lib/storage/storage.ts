@@ -56,6 +56,12 @@ export interface Storage {
    * will be (e.g. `data/`). Optional: a storage without it gets whole objects through put().
    */
   createWriter?(folder: string): Promise<ObjectWriter>;
+  /**
+   * Removes what interrupted writes left behind (a crash mid-put, a killed backup's unfinished pack):
+   * temp files last modified before `olderThan`. Returns how many. Optional: object stores keep no
+   * partial objects (an unfinished multipart upload is the bucket lifecycle's to abort).
+   */
+  sweepTemp?(olderThan: Date): Promise<number>;
 }
 
 /** An object being written piece by piece (Storage.createWriter); invisible until committed. */

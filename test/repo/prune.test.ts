@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkRepository } from '../../lib/repo/check';
 import type { Clock } from '../../lib/repo/clock';
@@ -148,6 +149,27 @@ describe('two-phase prune', () => {
     await repo.loadIndex();
     await new Restorer(repo, { verify: true }).restore(small.snapshot.tree, target);
     expect(await describeTree(join(target, dir))).toEqual(await describeTree(dir));
+  });
+
+  it('removes temp files interrupted writes left, once old and only while no backup runs', async () => {
+    const { repo, dir } = await makeTempRepo();
+    const old = join(dir, 'data', '.tmp-0123456789abcdef');
+    const fresh = join(dir, 'data', '.tmp-fedcba9876543210');
+    const oldPut = join(dir, 'snapshots', '.tmp-00000000000000aa');
+    await mkdir(join(dir, 'data'), { recursive: true });
+    await mkdir(join(dir, 'snapshots'), { recursive: true });
+    for (const f of [old, fresh, oldPut]) await writeFile(f, 'partial pack');
+    const twoHoursAgo = new Date(Date.now() - 2 * HOUR);
+    await utimes(old, twoHoursAgo, twoHoursAgo);
+    await utimes(oldPut, twoHoursAgo, twoHoursAgo);
+
+    const running = await Lock.acquire(repo, 'backup');
+    expect((await pruneRepository(repo)).tempFiles).toBe(0);
+    expect(existsSync(old)).toBe(true);
+    await running.release();
+
+    expect((await pruneRepository(repo)).tempFiles).toBe(2);
+    expect([existsSync(old), existsSync(oldPut), existsSync(fresh)]).toEqual([false, false, true]);
   });
 
   it('dry run marks nothing', async () => {
