@@ -104,14 +104,14 @@ export class BlobWriter {
 
   /**
    * Packs a blob that a worker thread already hashed, compressed and sealed; drops it when the repository
-   * or this run has it. Resolves once it is in a pack buffer (or that pack is uploaded, when it filled).
+   * or this run has it. Returns a promise only when the caller must wait (a pack to finish or to write
+   * out first); most blobs are taken synchronously, which matters at 20,000 small files.
    */
-  async addPrepared(blob: PreparedBlob): Promise<boolean> {
+  addPrepared(blob: PreparedBlob): Promise<void> | undefined {
     this.throwIfFailed();
-    if (this.has(blob.id)) return false;
+    if (this.has(blob.id)) return undefined;
     this.pending.add(blob.id);
-    await this.addSealed(blob.id, blob.type, blob.compression, blob.rawLength, blob.sealed);
-    return true;
+    return this.addSealed(blob.id, blob.type, blob.compression, blob.rawLength, blob.sealed);
   }
 
   /** Finishes every open pack and writes the index for everything written. */
@@ -162,23 +162,18 @@ export class BlobWriter {
     await this.addSealed(id, type, compression, data.length, seal(this.repo.keyring, payload, AAD.blob(id)));
   }
 
-  private async addSealed(
+  private addSealed(
     id: BlobId,
     type: BlobType,
     compression: Compression,
     rawLength: number,
     sealed: Buffer,
-  ): Promise<void> {
-    // Finish the open pack when the blob would overflow its buffer (a little under target, rather than
-    // growing the buffer). Awaiting lets another producer open a pack meanwhile: look again each time.
-    for (;;) {
-      const open = this.packers.get(type);
-      if (!open || open.count === 0 || open.fits(sealed.length)) break;
-      this.packers.delete(type);
-      await this.startPackWrite(open);
-    }
+  ): Promise<void> | undefined {
+    const open = this.packers.get(type);
+    if (open && open.count > 0 && !open.fits(sealed.length))
+      return this.addAfterFinishing(id, type, compression, rawLength, sealed);
     // No await from here to add()'s first step: the pack looked up is the pack the blob goes into.
-    let packer = this.packers.get(type);
+    let packer = open;
     if (!packer) {
       packer = this.newPack();
       this.packers.set(type, packer);
@@ -188,8 +183,32 @@ export class BlobWriter {
     this.stats.rawBytesAdded += rawLength;
     const full = packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS;
     if (full) this.packers.delete(type);
-    await adding;
-    if (full) await this.startPackWrite(packer);
+    if (!full) return adding;
+    const finished = packer;
+    return (async () => {
+      await adding;
+      await this.startPackWrite(finished);
+    })();
+  }
+
+  /**
+   * Finishes the open pack when the blob would overflow its buffer (a little under target, rather than
+   * growing the buffer), then adds it. Awaiting lets another producer open a pack meanwhile: look again.
+   */
+  private async addAfterFinishing(
+    id: BlobId,
+    type: BlobType,
+    compression: Compression,
+    rawLength: number,
+    sealed: Buffer,
+  ): Promise<void> {
+    for (;;) {
+      const open = this.packers.get(type);
+      if (!open || open.count === 0 || open.fits(sealed.length)) break;
+      this.packers.delete(type);
+      await this.startPackWrite(open);
+    }
+    await this.addSealed(id, type, compression, rawLength, sealed);
   }
 
   /** A pack streamed to the storage when it can take one piece by piece, else one filled in memory. */

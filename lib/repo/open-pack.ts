@@ -21,7 +21,13 @@ export interface OpenPack {
    * Appends a sealed blob. The caller keeps `sealed` unchanged until this resolves and until settle()
    * resolves after it (a streamed pack writes views, not copies).
    */
-  add(id: BlobId, type: BlobType, compression: Compression, rawLength: number, sealed: Buffer): Promise<void>;
+  add(
+    id: BlobId,
+    type: BlobType,
+    compression: Compression,
+    rawLength: number,
+    sealed: Buffer,
+  ): Promise<void> | undefined;
   /** Resolves once every blob added so far is written (and its buffer free for reuse). */
   settle(): Promise<void>;
   /** Writes what is left and publishes the pack; resolves once it is durable. */

@@ -99,9 +99,9 @@ export class Archiver {
     this.batcher = opts.pool
       ? new ReadBatcher(
           opts.pool,
-          async (blob) => {
-            await this.writer.addPrepared(blob);
+          (blob) => {
             this.progress.bytesRead += blob.rawLength;
+            return this.writer.addPrepared(blob);
           },
           () => this.writer.settle(),
         )

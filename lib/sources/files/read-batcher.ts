@@ -33,7 +33,8 @@ export class ReadBatcher {
 
   constructor(
     private readonly pool: WorkerPool,
-    private readonly onBlob: (blob: PreparedBlob) => Promise<void>,
+    /** Takes one blob; returns a promise only when the caller must wait before the next. */
+    private readonly onBlob: (blob: PreparedBlob) => Promise<void> | undefined,
     /** Resolves once every blob passed to onBlob is out of the batch's buffer (see BlobWriter.settle). */
     private readonly settle: () => Promise<void>,
   ) {}
@@ -74,7 +75,10 @@ export class ReadBatcher {
             const batch = msg as BlobBatch;
             // Once every blob is in a pack (copied, or written to a streamed pack's file: settle), the
             // buffer goes back to the worker for its next batch, and the budget it counts returns to zero.
-            for (const blob of unpackBlobBatch(batch)) await this.onBlob(blob);
+            for (const blob of unpackBlobBatch(batch)) {
+              const waiting = this.onBlob(blob);
+              if (waiting) await waiting;
+            }
             await this.settle();
             reply({ op: 'ack', bytes: batchUsedBytes(batch), buffers: [batch.buffer] }, [batch.buffer]);
           },
