@@ -40,6 +40,10 @@ export interface Tree {
 
 /** Stores `bytes` as `name` or `rawName` so that they survive a JSON round trip exactly. */
 export function encodeName(bytes: Buffer): { name: string } | { rawName: string } {
+  // Most names are ASCII: they are text as they are, with no round trip to check.
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) ascii = false;
+  if (ascii) return { name: bytes.toString('latin1') };
   const text = bytes.toString('utf8');
   return Buffer.from(text, 'utf8').equals(bytes) ? { name: text } : { rawName: bytes.toString('base64') };
 }

@@ -12,7 +12,7 @@ import { encodeName, encodeTree, nodeNameBytes, type Tree, type TreeNode } from 
 import type { WorkerPool } from '../../repo/worker-pool';
 import { StorageError } from '../../storage/errors';
 import type { ExcludeMatcher } from './excludes';
-import { expectedStat, type FileReadResult } from './file-reader';
+import type { FileReadResult } from './file-reader';
 import { Limiter, mapOrdered } from './limiter';
 import { ReadBatcher } from './read-batcher';
 
@@ -236,7 +236,7 @@ export class Archiver {
       let read: { content: BlobId[]; size: number; changed: boolean };
       try {
         await this.opts.beforeRead?.(display);
-        read = await this.readFile(path, stats);
+        read = await this.readFile(path, stats, node);
       } catch (err) {
         // A file we cannot read is named and left out; a repository or storage failure ends the backup.
         if (!isSourceFileError(err)) throw err;
@@ -260,8 +260,14 @@ export class Archiver {
     return node;
   }
 
-  private async readFile(path: Buffer, before: BigIntStats): Promise<FileReadResult> {
-    if (this.batcher) return this.batcher.read(path, expectedStat(before));
+  private async readFile(path: Buffer, before: BigIntStats, node: TreeNode): Promise<FileReadResult> {
+    // The node holds the stat fields as strings already: the worker's expectation reuses them.
+    if (this.batcher)
+      return this.batcher.read(path, {
+        size: node.size ?? 0,
+        mtimeNs: node.mtimeNs!,
+        ctimeNs: node.ctimeNs!,
+      });
     const handle = await open(path, 'r');
     try {
       const content: BlobId[] = [];

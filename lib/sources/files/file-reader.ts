@@ -1,4 +1,3 @@
-import type { BigIntStats } from 'node:fs';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { chunkBufferBytes, chunkStream } from '../../repo/chunk-stream';
 import type { Chunker } from '../../repo/chunker';
@@ -24,11 +23,6 @@ function scratch(chunker: Chunker): Buffer {
   const size = chunkBufferBytes(chunker);
   if (!scratchBuffer || scratchBuffer.length < size) scratchBuffer = Buffer.allocUnsafeSlow(size);
   return scratchBuffer;
-}
-
-/** Snapshot of the fields change detection compares. */
-export function expectedStat(s: BigIntStats): ExpectedStat {
-  return { size: Number(s.size), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
 }
 
 /**
