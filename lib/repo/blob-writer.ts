@@ -182,11 +182,21 @@ export class BlobWriter {
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += rawLength;
     const full = packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS;
-    if (full) this.packers.delete(type);
     if (!full) return adding;
+    // Out of `packers` and into `finishing` in the same step: settle() must always see a pack that may
+    // still hold a caller's blob views (a pack in neither let a batch buffer go back too early).
+    this.packers.delete(type);
+    this.finishing.add(packer);
     const finished = packer;
     return (async () => {
-      await adding;
+      try {
+        await adding;
+      } catch (err) {
+        this.failure ??= err as Error;
+        this.finishing.delete(finished);
+        await finished.abort();
+        throw err;
+      }
       await this.startPackWrite(finished);
     })();
   }
@@ -232,8 +242,8 @@ export class BlobWriter {
     );
     while (this.uploads >= parallel) await new Promise<void>((resolve) => this.uploadWaiters.push(resolve));
     if (this.failure) {
+      await packer.abort(); // waits for its writes: only then may settle() stop waiting for it
       this.finishing.delete(packer);
-      await packer.abort();
       throw this.failure;
     }
     this.uploads++;

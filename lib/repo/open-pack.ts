@@ -63,14 +63,9 @@ export class BufferedPack implements OpenPack {
     return this.builder.size + length <= this.builder.buffer.length;
   }
 
-  async add(
-    id: BlobId,
-    type: BlobType,
-    compression: Compression,
-    rawLength: number,
-    sealed: Buffer,
-  ): Promise<void> {
+  add(id: BlobId, type: BlobType, compression: Compression, rawLength: number, sealed: Buffer): undefined {
     this.builder.add(id, type, compression, rawLength, sealed); // copied: `sealed` is free at once
+    return undefined;
   }
 
   async settle(): Promise<void> {
@@ -126,19 +121,19 @@ export class StreamedPack implements OpenPack {
     return this.bytes + length <= this.maxBytes;
   }
 
-  async add(
+  add(
     id: BlobId,
     type: BlobType,
     compression: Compression,
     rawLength: number,
     sealed: Buffer,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     this.entries.push({ id, type, compression, offset: this.bytes, length: sealed.length, rawLength });
     this.bytes += sealed.length;
     this.hasher.update(sealed);
     this.pending.push(sealed);
     this.pendingBytes += sealed.length;
-    if (this.pendingBytes >= APPEND_BATCH_BYTES) await this.settle();
+    return this.pendingBytes >= APPEND_BATCH_BYTES ? this.settle() : undefined;
   }
 
   settle(): Promise<void> {
@@ -161,7 +156,7 @@ export class StreamedPack implements OpenPack {
     const id = this.hasher.digest('hex') as PackId;
     try {
       await this.settle();
-      await (await this.writer).commit(packObjectName(id));
+      await (await this.writer).commit(packObjectName(id), { size });
     } catch (err) {
       await this.abort();
       throw err;
@@ -171,6 +166,8 @@ export class StreamedPack implements OpenPack {
 
   async abort(): Promise<void> {
     this.pending = [];
+    // Appends under way still read their callers' buffers: let them end before the file goes.
+    await this.chain.catch(() => undefined);
     const writer = await this.writer.catch(() => undefined);
     await writer?.abort().catch(() => undefined); // best effort: a leftover temp file is never an object
   }

@@ -161,7 +161,10 @@ export class WorkerPool {
   }
 
   /** A worker died: its jobs fail, and it takes no more (when none is left, waiting jobs fail too). */
-  private failWorker(entry: PoolWorker, err: Error): void {
+  private failWorker(entry: PoolWorker, cause: Error): void {
+    // Without the cause's errno-style code: a crashed worker (out of memory, say) is not a file that
+    // could not be read, and must fail the command rather than be skipped with a warning.
+    const err = new Error(`worker thread failed: ${cause.message}`, { cause });
     for (const [id, job] of this.jobs) {
       if (job.worker !== entry) continue;
       this.jobs.delete(id);

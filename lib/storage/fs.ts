@@ -363,6 +363,7 @@ function tempPath(dir: string): string {
 /** FsStorage.createWriter's object: a temp file, published by commit(). */
 class FsObjectWriter implements ObjectWriter {
   private open = true;
+  private appended = 0;
 
   constructor(
     private readonly handle: FileHandle,
@@ -375,18 +376,22 @@ class FsObjectWriter implements ObjectWriter {
     if (!this.open) throw new StorageError(`append to a finished object (${this.temp})`);
     try {
       await writeAll(this.handle, parts);
+      for (const p of parts) this.appended += p.length;
     } catch (error) {
       throw mapFsError(error, 'write', `a new object (${path.basename(this.temp)})`, this.dir);
     }
   }
 
-  async commit(name: string, opts?: PutOptions): Promise<void> {
+  async commit(name: string, opts: PutOptions & { readonly size?: number } = {}): Promise<void> {
     if (!this.open) throw new StorageError(`commit of a finished object (${this.temp})`);
     this.open = false;
     try {
+      if (opts.size !== undefined && opts.size !== this.appended)
+        throw new StorageError(`${name} would be ${this.appended} bytes, not ${opts.size}: not published`);
       await this.handle.sync();
       await this.handle.close();
     } catch (error) {
+      await this.handle.close().catch(() => undefined);
       await removeTempAfterFailure(this.temp, error);
       throw mapFsError(error, 'write', name, this.dir);
     }

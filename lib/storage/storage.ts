@@ -68,8 +68,11 @@ export interface Storage {
 export interface ObjectWriter {
   /** Appends parts in order; resolves once the caller may reuse them. */
   append(parts: readonly Uint8Array[]): Promise<void>;
-  /** Publishes everything appended under `name`, exactly as put() would; durable when it resolves. */
-  commit(name: string, opts?: PutOptions): Promise<void>;
+  /**
+   * Publishes everything appended under `name`, exactly as put() would; durable when it resolves. With
+   * `size`, refuses (and drops the object) unless exactly that many bytes were appended.
+   */
+  commit(name: string, opts?: PutOptions & { readonly size?: number }): Promise<void>;
   /** Drops everything appended (a writer that failed or will not be committed). */
   abort(): Promise<void>;
 }

@@ -31,6 +31,8 @@ class WrappedFolder implements Storage {
     mode: PackMode,
     readonly writeParallelism: number | undefined,
     private readonly around: (write: () => Promise<void>) => Promise<void>,
+    /** Runs every append of a streamed pack (a test may hold them back). */
+    private readonly aroundAppend: (append: () => Promise<void>) => Promise<void> = (append) => append(),
   ) {
     this.inner = new FsStorage(dir);
     this.location = this.inner.location;
@@ -38,7 +40,7 @@ class WrappedFolder implements Storage {
       this.createWriter = async (folder) => {
         const w = await this.inner.createWriter(folder);
         return {
-          append: (parts) => w.append(parts),
+          append: (parts) => this.aroundAppend(() => w.append(parts)),
           abort: () => w.abort(),
           commit: (name, opts) => this.around(() => w.commit(name, opts)),
         };
@@ -134,6 +136,102 @@ describe.each(['buffered', 'streamed'] as const)('BlobWriter with several produc
 });
 
 describe.each(['buffered', 'streamed'] as const)('BlobWriter pack writes, %s packs', (mode) => {
+  it('settle() waits for a full pack whose last write is under way (deterministic)', async () => {
+    if (mode === 'buffered') return expect(mode).toBe('buffered'); // copies: nothing to wait for
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const storage = new WrappedFolder(
+      await makeTempDir('zapas-writer-'),
+      mode,
+      2,
+      (w) => w(),
+      async (append) => {
+        await gate;
+        await append();
+      },
+    );
+    const repo = await Repository.init(storage, testKey());
+    const writer = new BlobWriter(repo, 'default', 1024 * 1024);
+    const blob = (buf: Buffer, data: Buffer) => {
+      const id = blobIdOf(repo.keyring, data);
+      const sealed = buf.subarray(0, data.length + ENVELOPE_OVERHEAD_BYTES);
+      sealInto(repo.keyring.current, data, AAD.blob(id), sealed);
+      return { id, type: BlobType.Data, compression: Compression.None, rawLength: data.length, sealed };
+    };
+    // Producer B puts one blob, a view of its batch buffer, into the open pack.
+    const bBuffer = Buffer.alloc(100_000);
+    const bData = randomBytes(50_000);
+    expect(writer.addPrepared(blob(bBuffer, bData))).toBeUndefined();
+    // Producer A fills the pack: its last blob starts the pack's write (held at the gate) and finishes it.
+    let waiting: Promise<void> | undefined;
+    while (waiting === undefined)
+      waiting = writer.addPrepared(blob(Buffer.alloc(60_000), randomBytes(50_000)));
+    // B settles before handing its buffer back: that must wait for the write of B's blob.
+    let settled = false;
+    const settling = writer.settle().then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    open();
+    await settling;
+    bBuffer.fill(0xee); // B's worker reuses the buffer
+    await waiting;
+    await writer.flush();
+    const reopened = await Repository.open(storage, testKey());
+    await reopened.loadIndex();
+    expect((await reopened.loadBlob(blobIdOf(repo.keyring, bData))).equals(bData)).toBe(true);
+  });
+
+  it('two producers following the read batcher (add each blob, settle, hand the buffer back) lose nothing', async () => {
+    const { storage } = await slowPacks(mode, 2);
+    const repo = await Repository.init(storage, testKey());
+    // Packs of 1 MiB, written out every 1 MiB: the blob that fills a pack is often the one whose write
+    // the producer must wait for, which is when another producer may settle and hand its buffer back.
+    const writer = new BlobWriter(repo, 'default', 1024 * 1024);
+    const all: Buffer[] = [];
+    const producer = async (seed: number) => {
+      let memory = new ArrayBuffer(2 * 1024 * 1024);
+      for (let batch = 0; batch < 16; batch++) {
+        const buf = Buffer.from(memory);
+        let used = 0;
+        const blobs = [];
+        for (let i = 0; i < 30 + ((batch * 7 + seed) % 40); i++) {
+          const data = randomBytes(3_000 + ((batch * 7919 + i * 104_729 + seed) % 20_000));
+          all.push(data);
+          const id = blobIdOf(repo.keyring, data);
+          const sealed = buf.subarray(used, used + data.length + ENVELOPE_OVERHEAD_BYTES);
+          sealInto(repo.keyring.current, data, AAD.blob(id), sealed);
+          used += sealed.length;
+          blobs.push({
+            id,
+            type: BlobType.Data,
+            compression: Compression.None,
+            rawLength: data.length,
+            sealed,
+          });
+        }
+        for (const blob of blobs) {
+          const waiting = writer.addPrepared(blob);
+          if (waiting) await waiting;
+        }
+        await writer.settle();
+        // What postMessage does when the buffer goes back to the worker: this thread's views go empty
+        // and the worker overwrites the memory with its next batch.
+        const moved = (memory as ArrayBuffer & { transfer(): ArrayBuffer }).transfer();
+        Buffer.from(moved).fill(0xee);
+        memory = moved;
+      }
+    };
+    await Promise.all([producer(1), producer(2)]);
+    await writer.flush();
+    const reopened = await Repository.open(storage, testKey());
+    await reopened.loadIndex();
+    for (const b of all) expect((await reopened.loadBlob(blobIdOf(repo.keyring, b))).equals(b)).toBe(true);
+  });
+
   it("is done with a caller's buffer once settle() resolves (a worker batch buffer is then reused)", async () => {
     const { storage } = await slowPacks(mode, 2);
     const repo = await Repository.init(storage, testKey());

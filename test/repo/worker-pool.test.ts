@@ -50,7 +50,10 @@ describe('WorkerPool', () => {
     const p = await pool(2);
     try {
       const dying = p.run({ op: 'die' });
-      await expect(dying).rejects.toThrow(/exited with code 3/);
+      const err = await dying.catch((e: NodeJS.ErrnoException) => e);
+      expect(String(err)).toMatch(/exited with code 3/);
+      // No errno-style code: a crashed worker must fail the command, not pass for an unreadable file.
+      expect((err as NodeJS.ErrnoException).code).toBeUndefined();
       const after = await Promise.all(Array.from({ length: 4 }, () => p.run<number>({ op: 'sleep', ms: 1 })));
       expect(new Set(after).size).toBe(1);
     } finally {

@@ -70,6 +70,13 @@ describe('FsStorage', () => {
     expect(await allFiles()).toEqual(['data/ab/ab99']);
   });
 
+  it('refuses to publish a written object of another size than the writer says (and leaves nothing)', async () => {
+    const w = await storage.createWriter('data/');
+    await w.append([Buffer.from('short')]);
+    await expect(w.commit('data/ab/ab77', { size: 6 })).rejects.toThrow(/5 bytes, not 6/);
+    expect(await allFiles()).toEqual([]);
+  });
+
   it('never lists temp files (e.g. left by a crash mid-put)', async () => {
     await storage.put('data/ab/real', Buffer.from('real'));
     await writeFile(path.join(storage.root, 'data', 'ab', `${TEMP_FILE_PREFIX}deadbeef`), 'partial');
