@@ -193,8 +193,8 @@ export class BlobWriter {
         await adding;
       } catch (err) {
         this.failure ??= err as Error;
+        await finished.abort(); // waits for its writes: only then may settle() stop waiting for it
         this.finishing.delete(finished);
-        await finished.abort();
         throw err;
       }
       await this.startPackWrite(finished);
