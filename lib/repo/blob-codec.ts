@@ -32,11 +32,26 @@ export function decodeBlob(
   entry: BlobEntry,
   packName: string,
 ): Buffer {
+  return decodeWith(keyring, id, sealed, entry, packName, open, (payload) =>
+    decompressBlobSync(payload, entry.compression as Compression, entry.rawLength),
+  );
+}
+
+/** The checks every decode makes, around the two steps that differ: opening and decompressing. */
+function decodeWith(
+  keyring: Keyring,
+  id: BlobId,
+  sealed: Buffer,
+  entry: BlobEntry,
+  packName: string,
+  opener: (keyring: Keyring, envelope: Buffer, aad: Uint8Array, objectName: string) => Buffer,
+  inflate: (payload: Buffer) => Buffer,
+): Buffer {
   if (sealed.length !== entry.length) throw new IntegrityError(packName, `blob ${id} is truncated`);
-  const payload = open(keyring, sealed, AAD.blob(id), `${packName} (blob ${id})`);
+  const payload = opener(keyring, sealed, AAD.blob(id), `${packName} (blob ${id})`);
   let plain: Buffer;
   try {
-    plain = decompressBlobSync(payload, entry.compression as Compression, entry.rawLength);
+    plain = inflate(payload);
   } catch (cause) {
     throw new IntegrityError(packName, `blob ${id} does not decompress`, { cause });
   }
@@ -62,22 +77,18 @@ export class BlobDecoder {
 
   /** Decodes `sealed` (overwriting it); the result is valid until the next call. */
   decode(id: BlobId, sealed: Buffer, entry: BlobEntry, packName: string): Buffer {
-    if (sealed.length !== entry.length) throw new IntegrityError(packName, `blob ${id} is truncated`);
-    const payload = openInPlace(this.keyring, sealed, AAD.blob(id), `${packName} (blob ${id})`);
-    let plain: Buffer;
-    if (entry.compression === Compression.None) plain = payload;
-    else if (entry.compression === Compression.Zstd && entry.rawLength <= MAX_BLOB_RAW_BYTES) {
-      if (this.out.length < entry.rawLength) this.out = Buffer.allocUnsafeSlow(entry.rawLength);
-      plain = this.out.subarray(0, entry.rawLength);
-      try {
-        this.zstd.decompressInto(payload, plain);
-      } catch (cause) {
-        throw new IntegrityError(packName, `blob ${id} does not decompress`, { cause });
-      }
-    } else throw new IntegrityError(packName, `blob ${id} does not decompress`);
-    if (plain.length !== entry.rawLength || blobIdOf(this.keyring, plain) !== id) {
-      throw new IntegrityError(packName, `blob ${id} does not match its id`);
-    }
+    return decodeWith(this.keyring, id, sealed, entry, packName, openInPlace, (payload) =>
+      this.inflate(payload, entry),
+    );
+  }
+
+  private inflate(payload: Buffer, entry: BlobEntry): Buffer {
+    if (entry.compression === Compression.None) return payload;
+    if (entry.compression !== Compression.Zstd || entry.rawLength > MAX_BLOB_RAW_BYTES)
+      throw new Error(`compression ${entry.compression} of ${entry.rawLength} bytes is not one zapas writes`);
+    if (this.out.length < entry.rawLength) this.out = Buffer.allocUnsafeSlow(entry.rawLength);
+    const plain = this.out.subarray(0, entry.rawLength);
+    this.zstd.decompressInto(payload, plain);
     return plain;
   }
 }

@@ -1,5 +1,5 @@
 import type { PreparedBlob } from './blob-codec';
-import { type Compression, compressBlob, SYNC_CODEC_MAX_BYTES } from './compression';
+import { compressBlob, SYNC_CODEC_MAX_BYTES } from './compression';
 import { AAD, blobIdOf, seal } from './crypto';
 import type { BlobId, IndexId } from './ids';
 import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
@@ -111,7 +111,7 @@ export class BlobWriter {
     this.throwIfFailed();
     if (this.has(blob.id)) return undefined;
     this.pending.add(blob.id);
-    return this.addSealed(blob.id, blob.type, blob.compression, blob.rawLength, blob.sealed);
+    return this.addSealed(blob);
   }
 
   /** Finishes every open pack and writes the index for everything written. */
@@ -159,66 +159,58 @@ export class BlobWriter {
 
   private async process(id: BlobId, type: BlobType, data: Buffer): Promise<void> {
     const { payload, compression } = await compressBlob(data);
-    await this.addSealed(id, type, compression, data.length, seal(this.repo.keyring, payload, AAD.blob(id)));
+    const sealed = seal(this.repo.keyring, payload, AAD.blob(id));
+    await this.addSealed({ id, type, compression, rawLength: data.length, sealed });
   }
 
-  private addSealed(
-    id: BlobId,
-    type: BlobType,
-    compression: Compression,
-    rawLength: number,
-    sealed: Buffer,
-  ): Promise<void> | undefined {
-    const open = this.packers.get(type);
-    if (open && open.count > 0 && !open.fits(sealed.length))
-      return this.addAfterFinishing(id, type, compression, rawLength, sealed);
+  private addSealed(blob: PreparedBlob): Promise<void> | undefined {
+    if (this.overflowing(blob)) return this.addAfterFinishing(blob);
     // No await from here to add()'s first step: the pack looked up is the pack the blob goes into.
-    let packer = open;
+    let packer = this.packers.get(blob.type);
     if (!packer) {
       packer = this.newPack();
-      this.packers.set(type, packer);
+      this.packers.set(blob.type, packer);
     }
-    const adding = packer.add(id, type, compression, rawLength, sealed);
+    const adding = packer.add(blob);
     this.stats.blobsAdded++;
-    this.stats.rawBytesAdded += rawLength;
-    const full = packer.size >= this.packTargetBytes || packer.count >= PACK_MAX_BLOBS;
-    if (!full) return adding;
+    this.stats.rawBytesAdded += blob.rawLength;
+    if (packer.size < this.packTargetBytes && packer.count < PACK_MAX_BLOBS) return adding;
     // Out of `packers` and into `finishing` in the same step: settle() must always see a pack that may
     // still hold a caller's blob views (a pack in neither let a batch buffer go back too early).
-    this.packers.delete(type);
+    this.packers.delete(blob.type);
     this.finishing.add(packer);
-    const finished = packer;
-    return (async () => {
-      try {
-        await adding;
-      } catch (err) {
-        this.failure ??= err as Error;
-        await finished.abort(); // waits for its writes: only then may settle() stop waiting for it
-        this.finishing.delete(finished);
-        throw err;
-      }
-      await this.startPackWrite(finished);
-    })();
+    return this.finishFull(packer, adding);
+  }
+
+  /** The open pack of the blob's type when the blob would overflow its buffer. */
+  private overflowing(blob: PreparedBlob): OpenPack | undefined {
+    const open = this.packers.get(blob.type);
+    return open && open.count > 0 && !open.fits(blob.sealed.length) ? open : undefined;
   }
 
   /**
    * Finishes the open pack when the blob would overflow its buffer (a little under target, rather than
    * growing the buffer), then adds it. Awaiting lets another producer open a pack meanwhile: look again.
    */
-  private async addAfterFinishing(
-    id: BlobId,
-    type: BlobType,
-    compression: Compression,
-    rawLength: number,
-    sealed: Buffer,
-  ): Promise<void> {
-    for (;;) {
-      const open = this.packers.get(type);
-      if (!open || open.count === 0 || open.fits(sealed.length)) break;
-      this.packers.delete(type);
+  private async addAfterFinishing(blob: PreparedBlob): Promise<void> {
+    for (let open = this.overflowing(blob); open; open = this.overflowing(blob)) {
+      this.packers.delete(blob.type);
       await this.startPackWrite(open);
     }
-    await this.addSealed(id, type, compression, rawLength, sealed);
+    await this.addSealed(blob);
+  }
+
+  /** Writes a pack that its last blob filled, once that blob's own write (if any) is over. */
+  private async finishFull(packer: OpenPack, adding: Promise<void> | undefined): Promise<void> {
+    try {
+      await adding;
+    } catch (err) {
+      this.failure ??= err as Error;
+      await packer.abort(); // waits for its writes: only then may settle() stop waiting for it
+      this.finishing.delete(packer);
+      throw err;
+    }
+    await this.startPackWrite(packer);
   }
 
   /** A pack streamed to the storage when it can take one piece by piece, else one filled in memory. */

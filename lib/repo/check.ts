@@ -8,7 +8,7 @@ import { INDEX_PREFIX, type IndexedPack, MasterIndex } from './index-file';
 import { BlobType, packObjectName, parsePack } from './pack';
 import { mapLimit, type Repository } from './repository';
 import { nodeDisplayName } from './tree';
-import type { WorkerPool } from './worker-pool';
+import { transferOf, type WorkerPool } from './worker-pool';
 
 /**
  * Packs verified at once with --read-data (each is read whole into memory): one per worker on this
@@ -179,11 +179,10 @@ async function readPack(
   }
   const indexed = byPack.get(pack) ?? new Map<BlobId, { offset: number; length: number }>();
   // The pack's buffer is handed over to the worker, not copied, when it owns its memory.
-  const own = bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength;
   const problems = pool
     ? await pool.run<CheckProblem[]>(
         { op: 'verify-pack', packId: pack, bytes, indexed: [...indexed] },
-        own ? [bytes.buffer as ArrayBuffer] : [],
+        transferOf(bytes),
       )
     : verifyPackBytes(repo.keyring, pack, bytes, indexed);
   for (const p of problems) error(p.object, p.message);

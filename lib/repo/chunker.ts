@@ -50,6 +50,8 @@ export class Chunker {
    * Uint32Array entry of 2^31 or more is read as a double — the loop ran at half speed on them.
    */
   private readonly gear: Int32Array;
+  /** The rolling hash between the two scans of one cut (cut() is synchronous: no call sees another's). */
+  private hash = 0;
 
   constructor(
     gear: Uint32Array,
@@ -73,43 +75,40 @@ export class Chunker {
     const { minBytes, avgBytes, maxBytes } = this.params;
     const length = end - start;
     if (length <= minBytes) return length;
-    const gear = this.gear;
     const normalEnd = start + Math.min(avgBytes, length);
     const hardEnd = start + Math.min(maxBytes, length);
-    const maskSmall = this.maskSmall;
-    const maskLarge = this.maskLarge;
-    let h = 0;
-    let i = start + minBytes;
-    // Four bytes per iteration (measured: 1.9x the speed of one): the same hash and tests, byte by byte.
-    for (; i + 3 < normalEnd; i += 4) {
+    this.hash = 0;
+    const normal = this.scan(buf, start + minBytes, normalEnd, this.maskSmall);
+    if (normal >= 0) return normal - start;
+    const large = this.scan(buf, normalEnd, hardEnd, this.maskLarge);
+    return (large >= 0 ? large : hardEnd) - start;
+  }
+
+  /**
+   * Rolls the gear hash (carried in `hash` from one call to the next within a cut) over buf[from, to):
+   * the index just past the first byte where the hash has `mask`'s bits clear, else -1. Four bytes per
+   * iteration (measured: 1.9x the speed of one), with the same hash and test byte by byte.
+   */
+  private scan(buf: Uint8Array, from: number, to: number, mask: number): number {
+    const gear = this.gear;
+    let h = this.hash;
+    let i = from;
+    for (; i + 3 < to; i += 4) {
       h = ((h << 1) + gear[buf[i]!]!) | 0;
-      if ((h & maskSmall) === 0) return i + 1 - start;
+      if ((h & mask) === 0) return i + 1;
       h = ((h << 1) + gear[buf[i + 1]!]!) | 0;
-      if ((h & maskSmall) === 0) return i + 2 - start;
+      if ((h & mask) === 0) return i + 2;
       h = ((h << 1) + gear[buf[i + 2]!]!) | 0;
-      if ((h & maskSmall) === 0) return i + 3 - start;
+      if ((h & mask) === 0) return i + 3;
       h = ((h << 1) + gear[buf[i + 3]!]!) | 0;
-      if ((h & maskSmall) === 0) return i + 4 - start;
+      if ((h & mask) === 0) return i + 4;
     }
-    for (; i < normalEnd; i++) {
+    for (; i < to; i++) {
       h = ((h << 1) + gear[buf[i]!]!) | 0;
-      if ((h & maskSmall) === 0) return i + 1 - start;
+      if ((h & mask) === 0) return i + 1;
     }
-    for (; i + 3 < hardEnd; i += 4) {
-      h = ((h << 1) + gear[buf[i]!]!) | 0;
-      if ((h & maskLarge) === 0) return i + 1 - start;
-      h = ((h << 1) + gear[buf[i + 1]!]!) | 0;
-      if ((h & maskLarge) === 0) return i + 2 - start;
-      h = ((h << 1) + gear[buf[i + 2]!]!) | 0;
-      if ((h & maskLarge) === 0) return i + 3 - start;
-      h = ((h << 1) + gear[buf[i + 3]!]!) | 0;
-      if ((h & maskLarge) === 0) return i + 4 - start;
-    }
-    for (; i < hardEnd; i++) {
-      h = ((h << 1) + gear[buf[i]!]!) | 0;
-      if ((h & maskLarge) === 0) return i + 1 - start;
-    }
-    return hardEnd - start;
+    this.hash = h;
+    return -1;
   }
 
   /** Splits a whole buffer into chunk lengths (tests and small inputs). */

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
-import { constants, zstdCompress, zstdCompressSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
-import type { ZstdEncoder } from './zstd-native';
+import { constants, zstdCompress, zstdDecompress, zstdDecompressSync } from 'node:zlib';
+import { ZstdEncoder } from './zstd-native';
 
 /** How a blob's payload is stored inside its envelope (a pack header field). */
 export enum Compression {
@@ -35,24 +35,23 @@ const decompressAsync = promisify(zstdDecompress);
  */
 export const SYNC_CODEC_MAX_BYTES = 128 * 1024;
 
+/** This thread's zstd context for small blobs (trees, save files) compressed here. */
+let encoder: ZstdEncoder | undefined;
+
 /**
- * Compresses a blob unless it looks incompressible. zstd runs on libuv's thread pool, so many calls in
- * flight use every core while the main thread chunks and hashes.
+ * Compresses a blob unless it looks incompressible or would save too little (compressBlobInto's rules).
+ * Small blobs are done on this thread with one reused zstd context; larger ones run on libuv's thread
+ * pool, so many calls in flight use every core while this thread chunks and hashes.
  */
-export async function compressBlob(
-  data: Buffer,
-  level = ZSTD_LEVEL,
-): Promise<{ payload: Buffer; compression: Compression }> {
-  if (data.length < MIN_COMPRESS_BYTES || looksIncompressible(data)) {
-    return { payload: data, compression: Compression.None };
+export async function compressBlob(data: Buffer): Promise<{ payload: Buffer; compression: Compression }> {
+  if (data.length <= SYNC_CODEC_MAX_BYTES) {
+    encoder ??= new ZstdEncoder(ZSTD_LEVEL);
+    return compressBlobInto(encoder, data, Buffer.allocUnsafe(data.length));
   }
-  const options = {
-    params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 },
-  };
-  const packed =
-    data.length <= SYNC_CODEC_MAX_BYTES
-      ? zstdCompressSync(data, options)
-      : await compressAsync(data, options);
+  if (looksIncompressible(data)) return { payload: data, compression: Compression.None };
+  const packed = await compressAsync(data, {
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [constants.ZSTD_c_checksumFlag]: 0 },
+  });
   if (packed.length > data.length * (1 - MIN_SAVING_RATIO))
     return { payload: data, compression: Compression.None };
   return { payload: packed, compression: Compression.Zstd };

@@ -1,9 +1,9 @@
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import type { ObjectWriter, Storage } from '../storage/storage';
-import type { Compression } from './compression';
+import type { PreparedBlob } from './blob-codec';
 import type { Keyring } from './crypto';
-import type { BlobId, PackId } from './ids';
-import { type BlobType, PackBuilder, type PackEntry, packObjectName, packTail } from './pack';
+import type { PackId } from './ids';
+import { PackBuilder, type PackEntry, packObjectName, packTail } from './pack';
 
 /** Where new packs are written (named data/<2 hex>/<id> once their id is known). */
 const PACK_FOLDER = 'data/';
@@ -21,13 +21,7 @@ export interface OpenPack {
    * Appends a sealed blob. The caller keeps `sealed` unchanged until this resolves and until settle()
    * resolves after it (a streamed pack writes views, not copies).
    */
-  add(
-    id: BlobId,
-    type: BlobType,
-    compression: Compression,
-    rawLength: number,
-    sealed: Buffer,
-  ): Promise<void> | undefined;
+  add(blob: PreparedBlob): Promise<void> | undefined;
   /** Resolves once every blob added so far is written (and its buffer free for reuse). */
   settle(): Promise<void>;
   /** Writes what is left and publishes the pack; resolves once it is durable. */
@@ -63,8 +57,9 @@ export class BufferedPack implements OpenPack {
     return this.builder.size + length <= this.builder.buffer.length;
   }
 
-  add(id: BlobId, type: BlobType, compression: Compression, rawLength: number, sealed: Buffer): undefined {
-    this.builder.add(id, type, compression, rawLength, sealed); // copied: `sealed` is free at once
+  add(blob: PreparedBlob): undefined {
+    // Copied: `blob.sealed` is free at once.
+    this.builder.add(blob.id, blob.type, blob.compression, blob.rawLength, blob.sealed);
     return undefined;
   }
 
@@ -121,13 +116,7 @@ export class StreamedPack implements OpenPack {
     return this.bytes + length <= this.maxBytes;
   }
 
-  add(
-    id: BlobId,
-    type: BlobType,
-    compression: Compression,
-    rawLength: number,
-    sealed: Buffer,
-  ): Promise<void> | undefined {
+  add({ id, type, compression, rawLength, sealed }: PreparedBlob): Promise<void> | undefined {
     this.entries.push({ id, type, compression, offset: this.bytes, length: sealed.length, rawLength });
     this.bytes += sealed.length;
     this.hasher.update(sealed);

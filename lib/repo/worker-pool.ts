@@ -30,6 +30,16 @@ export const JOBS_PER_WORKER = 2;
 /** Young-generation size of a worker thread's heap. */
 export const WORKER_YOUNG_GENERATION_MB = 6;
 
+/**
+ * The transfer list for sending `bytes` to a worker: its memory moves instead of being copied, when the
+ * buffer owns all of it (a slice of a larger or pooled buffer is cloned).
+ */
+export function transferOf(bytes: Uint8Array): ArrayBuffer[] {
+  return bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength
+    ? [bytes.buffer as ArrayBuffer]
+    : [];
+}
+
 /** A job failed inside a worker; carries the worker's error kind, errno code and path. */
 export class WorkerJobError extends Error {
   override readonly name = 'WorkerJobError';

@@ -48,6 +48,20 @@ export class ObjectTruncatedError extends StorageError {
   ) {
     super(`object ${objectName} in ${location} is truncated: ${detail}`, options);
   }
+
+  /**
+   * A zero-length read still has to prove the object is long enough: a range starting past the end is
+   * the caller's wrong idea of the size, as it would be for a longer read. Returns the empty result.
+   */
+  static emptyReadAt(objectName: string, location: string, offset: number, size: number): Buffer {
+    if (offset > size)
+      throw new ObjectTruncatedError(
+        objectName,
+        location,
+        `wanted 0 bytes at ${offset} but it has ${size} bytes`,
+      );
+    return Buffer.alloc(0);
+  }
 }
 
 /**

@@ -256,14 +256,7 @@ export class FsStorage implements Storage {
   private async emptyRead(handle: FileHandle, name: string, offset: number): Promise<Buffer> {
     const info = await handle.stat();
     if (!info.isFile()) throw new ObjectNotFoundError(name, this.location);
-    if (offset > info.size) {
-      throw new ObjectTruncatedError(
-        name,
-        this.location,
-        `wanted 0 bytes at ${offset} but it has ${info.size} bytes`,
-      );
-    }
-    return Buffer.alloc(0);
+    return ObjectTruncatedError.emptyReadAt(name, this.location, offset, info.size);
   }
 
   /** Size of a listed file; not validated as a name, so a stray file cannot break a listing. */

@@ -294,14 +294,7 @@ export class S3Storage implements Storage {
   private async emptyRead(name: string, offset: number): Promise<Buffer> {
     const info = await this.head(name);
     if (info === undefined) throw new ObjectNotFoundError(name, this.location);
-    if (offset > info.size) {
-      throw new ObjectTruncatedError(
-        name,
-        this.location,
-        `wanted 0 bytes at ${offset} but it has ${info.size} bytes`,
-      );
-    }
-    return Buffer.alloc(0);
+    return ObjectTruncatedError.emptyReadAt(name, this.location, offset, info.size);
   }
 
   private async limited<T>(weight: number, run: () => Promise<T>): Promise<T> {

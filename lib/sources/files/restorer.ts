@@ -18,7 +18,7 @@ import type { BlobId } from '../../repo/ids';
 import { packObjectName } from '../../repo/pack';
 import { mapLimit, type Repository } from '../../repo/repository';
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from '../../repo/tree';
-import { WorkerJobError, type WorkerPool } from '../../repo/worker-pool';
+import { transferOf, WorkerJobError, type WorkerPool } from '../../repo/worker-pool';
 import type { ExcludeMatcher } from './excludes';
 import { type FileJob, type PackWork, READ_RUN_MAX_BYTES, RestorePlan, readRuns } from './restore-plan';
 import { nonZeroRanges } from './sparse';
@@ -233,10 +233,9 @@ export class Restorer {
       let result: { bytes: number };
       try {
         // Transferred when the read owns its memory (the worker decodes it in place), else cloned.
-        const own = bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength;
         result = await pool.run<{ bytes: number }>(
           { op: 'restore', packName, start, bytes, blobs, asRoot: this.asRoot },
-          own ? [bytes.buffer as ArrayBuffer] : [],
+          transferOf(bytes),
         );
       } catch (err) {
         throw this.workerError(err);

@@ -230,13 +230,11 @@ function openForWrite(path: Buffer, mode: number): number {
 /** Opens a file this job finishes: created with its final mode if it is new, else (an earlier run made it) as is. */
 function createFinal(path: Buffer, f: FinishFile): { fd: number; end: number; modeSet: boolean } {
   try {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, f.mode & 0o777);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+    const fd = withPath(path, () => openSync(path, flags, f.mode & 0o777));
     return { fd, end: 0, modeSet: modeNeedsNoChmod(f.mode) };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      (err as { path?: string }).path = path.toString('utf8');
-      throw err;
-    }
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return { fd: openForWrite(path, 0o600), end: 0, modeSet: false };
   }
 }
