@@ -3,8 +3,10 @@
 //   npm run bench                       (scale 1.0, about 1.1 GiB)
 //   BENCH_SCALE=0.05 npm run bench      (quick trial, well under a minute)
 //
-// Environment: BENCH_SCALE (default 1.0), BENCH_STEP_TIMEOUT seconds per command (default 7200, 0 = none).
-// Everything lives in bench/work/ (wiped at start); the report goes to bench/results.md (overwritten).
+// Environment: BENCH_SCALE (default 1.0), BENCH_STEP_TIMEOUT seconds per command (default 7200, 0 = none),
+// BENCH_REPEAT (3), BENCH_FS=plain (no loop file system, see scratch-fs.mjs).
+// Everything lives in bench/work/ (wiped at start): logs there, the data set, repositories and restore targets in
+// bench/work/fs/, a journaled ext4 of the bench's own when run as root. The report goes to bench/results.md.
 // Exit status 1 when any command failed or a restore differed from its source; the report is still written.
 
 import { spawnSync } from 'node:child_process';
@@ -21,11 +23,14 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeScratchFs, unmountStale } from './scratch-fs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
 const WORK = path.join(BENCH, 'work');
-const DATA = path.join(WORK, 'data');
+/** Data set, repositories and restore targets: the bench's own file system (scratch-fs.mjs). */
+const FS = path.join(WORK, 'fs');
+const DATA = path.join(FS, 'data');
 const LOGS = path.join(WORK, 'logs');
 const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
 const ZAPAS_CJS = path.join(ROOT, 'dist', 'zapas.cjs');
@@ -178,11 +183,11 @@ function tail(text, lines = 6) {
 // ---------------------------------------------------------------------------------------------------------
 // Tools
 
-const zapasEnv = { ...shebangEnv, ZAPAS_PASSWORD: PASSWORD, ZAPAS_REPOSITORY: path.join(WORK, 'repo-zapas') };
+const zapasEnv = { ...shebangEnv, ZAPAS_PASSWORD: PASSWORD, ZAPAS_REPOSITORY: path.join(FS, 'repo-zapas') };
 const resticEnv = {
   RESTIC_PASSWORD: PASSWORD,
-  RESTIC_REPOSITORY: path.join(WORK, 'repo-restic'),
-  RESTIC_CACHE_DIR: path.join(WORK, 'restic-cache'),
+  RESTIC_REPOSITORY: path.join(FS, 'repo-restic'),
+  RESTIC_CACHE_DIR: path.join(FS, 'restic-cache'),
 };
 const zRepo = ['--repo', zapasEnv.ZAPAS_REPOSITORY];
 const rRepo = ['-r', resticEnv.RESTIC_REPOSITORY];
@@ -328,6 +333,8 @@ let mutated = { files: 0, bytes: 0, dirs: 0 };
 let genSeconds = Number.NaN;
 let mutateSeconds = Number.NaN;
 const restoreChecks = {};
+/** The file system the runs use (makeScratchFs). */
+let scratch = { kind: 'none', detail: 'not set up', release() {} };
 /** Every timed run of a repeated step: runs[step][tool] = [{ seconds, peakBytes, cpu, ok }]. */
 const runs = {};
 
@@ -345,7 +352,7 @@ function repeatRounds() {
   for (let round = 1; round < REPEAT; round++) {
     const order = round % 2 === 0 ? ['zapas', 'restic'] : ['restic', 'zapas'];
     for (const tool of order) {
-      const repo = path.join(WORK, `repeat-repo-${tool}`);
+      const repo = path.join(FS, `repeat-repo-${tool}`);
       rmSync(repo, { recursive: true, force: true });
       const init = spawnSync(TOOLS[tool].init(repo)[0], TOOLS[tool].init(repo).slice(1), {
         env: { ...process.env, ...TOOLS[tool].env },
@@ -360,7 +367,7 @@ function repeatRounds() {
       if (!b.ok) failures.push(`${tool} initial backup, round ${round + 1}, failed; logs: ${b.logBase}.*`);
       record('initial', tool, b);
       rmSync(repo, { recursive: true, force: true });
-      const target = path.join(WORK, `repeat-restore-${tool}`);
+      const target = path.join(FS, `repeat-restore-${tool}`);
       log(`  restore (round ${round + 1}): ${tool} …`);
       const r = measured(`restore-round${round + 1}-${tool}`, TOOLS[tool].restore(target), TOOLS[tool].env);
       if (!r.ok) failures.push(`${tool} restore, round ${round + 1}, failed; logs: ${r.logBase}.*`);
@@ -413,9 +420,13 @@ function main() {
   log(
     `files-bench: scale ${SCALE}, work folder ${path.relative(ROOT, WORK)}/, zapas on Node ${capture(NODE, ['--version'])}, ${capture('restic', ['version'])}`,
   );
+  unmountStale(FS);
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
   writeFileSync(path.join(WORK, 'measure.py'), MEASURE_PY);
+  // Room for the data set, both repositories and two restored copies at a time, with a margin (sparse).
+  scratch = makeScratchFs(FS, path.join(WORK, 'fs.img'), Math.max(8, Math.ceil(16 * SCALE)) * 1024 ** 3);
+  log(`  data, repositories and restore targets on ${scratch.detail}`);
 
   // 1. Data set
   let t0 = process.hrtime.bigint();
@@ -485,7 +496,7 @@ with open(sys.argv[2], "wb") as f:
   runStep('incremental', phase++, (tool) => TOOLS[tool].backup());
   repoSizes.incremental = { zapas: duBytes(TOOLS.zapas.repo), restic: duBytes(TOOLS.restic.repo) };
 
-  const targets = { zapas: path.join(WORK, 'restore-zapas'), restic: path.join(WORK, 'restore-restic') };
+  const targets = { zapas: path.join(FS, 'restore-zapas'), restic: path.join(FS, 'restore-restic') };
   runStep('restore', phase++, (tool) => TOOLS[tool].restore(targets[tool]));
   // Untimed: the restored tree must equal the (mutated) source.
   for (const tool of ['zapas', 'restic']) {
@@ -674,7 +685,8 @@ function report() {
 - zapas: dist/zapas.cjs built from git ${gitRev}${dirty.trim() ? ` with uncommitted changes in ${dirty.split('\n').length} lib/bin file(s)` : ''}, run on Node ${capture(NODE, ['--version'])}
 - restic: ${capture('restic', ['version'])}; repository format version 2, \`--compression auto\`
 - command: \`${command}\` (from the project root)
-- data set: \`python3 ../shared/bench/gen-dataset.py bench/work/data --scale ${SCALE}\`: ${dataset.files} files in ${dataset.dirs} folders, ${mib(dataset.bytes)} MiB of file data (du -sb ${mib(dataset.du)} MiB), generated in ${fmt(genSeconds, 1)} s; after \`--mutate 1\` (${fmt(mutateSeconds, 1)} s): ${mutated.files} files, ${mib(mutated.bytes)} MiB
+- file system: data, repositories and restore targets on ${scratch.detail} (see bench/scratch-fs.mjs for why)
+- data set: \`python3 ../shared/bench/gen-dataset.py bench/work/fs/data --scale ${SCALE}\`: ${dataset.files} files in ${dataset.dirs} folders, ${mib(dataset.bytes)} MiB of file data (du -sb ${mib(dataset.du)} MiB), generated in ${fmt(genSeconds, 1)} s; after \`--mutate 1\` (${fmt(mutateSeconds, 1)} s): ${mutated.files} files, ${mib(mutated.bytes)} MiB
 - total bench time: ${fmt(totalSeconds, 1)} s
 - result: ${failures.length === 0 ? 'all commands succeeded, both restores equal the source' : `**${failures.length} failure(s)**, see below`}
 
@@ -723,7 +735,7 @@ ${
     : ''
 }${notes.length > 0 ? `## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\n` : ''}## How to read this
 
-Each step ran once per tool (initial backup and restore: see above), each tool against its own repository on the same local disk, with \`sync\` before
+Each step ran once per tool (initial backup and restore: see above), each tool against its own repository on the same file system, with \`sync\` before
 every timed command and the order of the two tools alternating from step to step (so neither always gets the warmer
 cache; the page cache is not dropped, so the data set is mostly read from memory at this size). Seconds are wall-clock
 time of the whole command, start-up and key derivation included. The speed ratio is restic's time divided by zapas's:
@@ -748,6 +760,12 @@ try {
   main();
 } catch (e) {
   failures.push(`bench script error: ${e?.stack ?? e}`);
+} finally {
+  try {
+    scratch.release();
+  } catch (e) {
+    notes.push(`could not release the bench's file system: ${e.message}`);
+  }
 }
 report();
 if (failures.length > 0) {
