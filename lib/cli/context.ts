@@ -66,28 +66,33 @@ export async function openRepo(ctx: VerbContext): Promise<Repository> {
 }
 
 /**
- * Worker threads for a verb's heavy work, one per core (ZAPAS_WORKERS overrides; 0 disables them).
- * The caller closes the pool when done.
+ * Worker threads for a verb's heavy work, one per core (ZAPAS_WORKERS overrides; 0 disables them), not yet
+ * configured: the caller gives them the repository's keys with `configure` and closes the pool when done.
  */
-export function workerPool(ctx: VerbContext, repo: Repository): WorkerPool | undefined {
+export function workerPool(ctx: VerbContext): WorkerPool | undefined {
   const script = ctx.io.workerScript;
   const text = ctx.io.env.ZAPAS_WORKERS;
   const size = text === undefined ? availableParallelism() : Number(text);
   if (!Number.isInteger(size) || size < 0)
     throw new UsageError(`ZAPAS_WORKERS must be a whole number, not "${text}"`);
   if (!script || size === 0) return undefined;
-  return new WorkerPool(script, size, { keyring: encodeKeyring(repo.keyring), chunker: repo.config.chunker });
+  return new WorkerPool(script, size);
 }
 
-/** Runs `fn` with a worker pool (if any) and always stops the pool afterwards. */
-export async function withWorkers<T>(
+/**
+ * Opens the repository and runs `fn` with it and a worker pool (if any), then stops the pool. The threads
+ * start before the key is derived from the password, so their start-up costs no time.
+ */
+export async function withRepoAndWorkers<T>(
   ctx: VerbContext,
-  repo: Repository,
-  fn: (pool: WorkerPool | undefined) => Promise<T>,
+  fn: (repo: Repository, pool: WorkerPool | undefined) => Promise<T>,
 ): Promise<T> {
-  const pool = workerPool(ctx, repo);
+  const pool = workerPool(ctx);
   try {
-    return await fn(pool);
+    pool?.warmUp();
+    const repo = await openRepo(ctx);
+    pool?.configure({ keyring: encodeKeyring(repo.keyring), chunker: repo.config.chunker });
+    return await fn(repo, pool);
   } finally {
     await pool?.close();
   }

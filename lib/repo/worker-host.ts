@@ -16,20 +16,31 @@ const FLOW_CONTROL_BYTES = 8 * 1024 * 1024;
 
 /**
  * Serves jobs in a worker thread: one at a time, in arrival order; `ack` messages release flow control
- * and may hand back the buffers a message transferred, for `reclaim` to reuse.
+ * and may hand back the buffers a message transferred, for `reclaim` to reuse. Jobs run only once the
+ * thread has its setup: `setup` (from workerData) or a later `configure` message, passed to `configure`.
  */
 export function serveJobs(
   handlers: Record<string, JobHandler>,
-  reclaim?: (buffers: ArrayBuffer[]) => void,
+  options: {
+    setup?: Record<string, unknown>;
+    configure?: (setup: Record<string, unknown>) => void;
+    reclaim?: (buffers: ArrayBuffer[]) => void;
+  } = {},
 ): void {
   const port = parentPort;
   if (!port) throw new Error('serveJobs must run in a worker thread');
+  const { configure, reclaim } = options;
   const queue: Record<string, unknown>[] = [];
   const flow = { bytes: 0, wake: undefined as (() => void) | undefined };
   let running = false;
+  let configured = !configure;
+  if (options.setup && configure) {
+    configure(options.setup);
+    configured = true;
+  }
 
   const runNext = async () => {
-    if (running) return;
+    if (running || !configured) return;
     running = true;
     while (queue.length > 0) {
       const job = queue.shift()!;
@@ -63,6 +74,12 @@ export function serveJobs(
   };
 
   port.on('message', (msg: Record<string, unknown>) => {
+    if (msg.op === 'configure') {
+      configure?.(msg.setup as Record<string, unknown>);
+      configured = true;
+      void runNext();
+      return;
+    }
     if (msg.op === 'ack') {
       if (Array.isArray(msg.buffers)) reclaim?.(msg.buffers as ArrayBuffer[]);
       flow.bytes -= msg.bytes as number;

@@ -67,17 +67,35 @@ export class WorkerPool {
   })[] = [];
   private nextId = 1;
 
-  /** Workers start on the first job: a backup with nothing to read (a no-op incremental) starts none. */
+  /**
+   * Workers start on the first job or on warmUp(). Their setup (keys, chunker parameters) is `workerData`,
+   * or, when the pool must start before it is known, what configure() sends later.
+   */
   constructor(
     private readonly script: string,
     private readonly poolSize: number,
-    private readonly workerData: unknown,
+    private workerData?: Record<string, unknown>,
   ) {}
+
+  /**
+   * Starts the threads now, before their setup is known: a command warms them up while it derives the key
+   * from the password (0.25 s of scrypt on one core, during which a worker's 0.1 s start-up is free).
+   */
+  warmUp(): void {
+    if (this.workers.length === 0) this.start();
+  }
+
+  /** Gives the workers their setup; jobs sent before it wait for it in the worker. */
+  configure(workerData: Record<string, unknown>): void {
+    if (this.workerData) throw new Error('the worker pool is configured already');
+    this.workerData = workerData;
+    for (const w of this.workers) w.worker.postMessage({ op: 'configure', setup: workerData });
+  }
 
   private start(): void {
     for (let i = 0; i < this.poolSize; i++) {
       const worker = new Worker(this.script, {
-        workerData: { zapasWorker: true, ...(this.workerData as object) },
+        workerData: { zapasWorker: true, ...(this.workerData ? { setup: this.workerData } : {}) },
         // Workers churn through buffers too: a small young generation keeps their heaps small.
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       });

@@ -1,6 +1,6 @@
 import { backupFiles } from '../../sources/files/backup';
 import { ExcludeMatcher, readExcludeFiles } from '../../sources/files/excludes';
-import { openRepo, withWorkers } from '../context';
+import { withRepoAndWorkers } from '../context';
 import { EXIT } from '../errors';
 import { formatBytes, formatDuration } from '../format';
 import { printJson } from '../io';
@@ -26,11 +26,10 @@ export const backup: Verb = {
       ...(await readExcludeFiles(opts.excludeFile as string[])),
     ];
     const excludes = new ExcludeMatcher(patterns);
-    const repo = await openRepo(ctx);
     const progress = new ProgressLine(ctx, 'backup');
     const warnings: string[] = [];
     const damage: string[] = [];
-    const result = await withWorkers(ctx, repo, (pool) =>
+    const result = await withRepoAndWorkers(ctx, (repo, pool) =>
       backupFiles(repo, paths, {
         ...(pool ? { pool } : {}),
         excludes,

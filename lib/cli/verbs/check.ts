@@ -1,6 +1,6 @@
 import { checkRepository } from '../../repo/check';
 import { Lock } from '../../repo/lock';
-import { openRepo, withWorkers } from '../context';
+import { withRepoAndWorkers } from '../context';
 import { UsageError } from '../errors';
 import { printJson } from '../io';
 import type { Verb } from '../verb';
@@ -24,26 +24,26 @@ export const check: Verb = {
           `--read-data-subset must be a percentage in (0, 100], not "${opts.readDataSubset}"`,
         );
     }
-    const repo = await openRepo(ctx);
-    const lock = await Lock.acquire(repo, 'shared');
-    try {
-      const report = await withWorkers(ctx, repo, (pool) =>
-        checkRepository(repo, { readDataPercent: percent, ...(pool ? { pool } : {}) }),
-      );
-      if (opts.json) printJson(ctx.io, { messageType: 'summary', ok: report.errors.length === 0, ...report });
-      else {
-        for (const n of report.notes)
-          if (!ctx.globals.quiet) ctx.io.stdout.write(`note: ${n.object}: ${n.message}\n`);
-        for (const e of report.errors) ctx.io.stderr.write(`error: ${e.object}: ${e.message}\n`);
-        if (!ctx.globals.quiet) {
-          ctx.io.stdout.write(
-            `checked ${report.snapshots} snapshots, ${report.packs} packs, ${report.blobs} blobs${percent > 0 ? `; read back ${report.packsRead} packs` : ''}: ${report.errors.length === 0 ? 'no errors' : `${report.errors.length} error(s)`}\n`,
-          );
+    return withRepoAndWorkers(ctx, async (repo, pool) => {
+      const lock = await Lock.acquire(repo, 'shared');
+      try {
+        const report = await checkRepository(repo, { readDataPercent: percent, ...(pool ? { pool } : {}) });
+        if (opts.json)
+          printJson(ctx.io, { messageType: 'summary', ok: report.errors.length === 0, ...report });
+        else {
+          for (const n of report.notes)
+            if (!ctx.globals.quiet) ctx.io.stdout.write(`note: ${n.object}: ${n.message}\n`);
+          for (const e of report.errors) ctx.io.stderr.write(`error: ${e.object}: ${e.message}\n`);
+          if (!ctx.globals.quiet) {
+            ctx.io.stdout.write(
+              `checked ${report.snapshots} snapshots, ${report.packs} packs, ${report.blobs} blobs${percent > 0 ? `; read back ${report.packsRead} packs` : ''}: ${report.errors.length === 0 ? 'no errors' : `${report.errors.length} error(s)`}\n`,
+            );
+          }
         }
+        return report.errors.length === 0 ? 0 : 1;
+      } finally {
+        await lock.release();
       }
-      return report.errors.length === 0 ? 0 : 1;
-    } finally {
-      await lock.release();
-    }
+    });
   },
 };

@@ -1,7 +1,7 @@
 import { Lock } from '../../repo/lock';
 import { ExcludeMatcher } from '../../sources/files/excludes';
 import { Restorer } from '../../sources/files/restorer';
-import { openRepo, workerPool } from '../context';
+import { withRepoAndWorkers } from '../context';
 import { formatBytes, formatDuration } from '../format';
 import { printJson } from '../io';
 import { ProgressLine } from '../progress';
@@ -20,39 +20,37 @@ export const restore: Verb = {
       .option('--json', 'print the summary as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
   async run([ref], opts, ctx) {
-    const repo = await openRepo(ctx);
-    const lock = await Lock.acquire(repo, 'shared');
-    try {
-      const started = Date.now();
-      const { id, snapshot } = await repo.findSnapshot(ref!);
-      await repo.loadIndex();
-      const includes = opts.include as string[];
-      const excludes = opts.exclude as string[];
-      const progress = new ProgressLine(ctx, 'restore');
-      const total = snapshot.summary.bytesProcessed;
-      const pool = workerPool(ctx, repo);
-      const restorer = new Restorer(repo, {
-        ...(pool ? { pool } : {}),
-        ...(includes.length > 0 ? { include: new ExcludeMatcher(includes) } : {}),
-        ...(excludes.length > 0 ? { exclude: new ExcludeMatcher(excludes) } : {}),
-        verify: Boolean(opts.verify),
-        onProgress: (p) => progress.update(p.files, p.bytes, total),
-        onWarning: (path, message) => ctx.io.stderr.write(`warning: ${path}: ${message}\n`),
-      });
-      const result = await restorer
-        .restore(snapshot.tree, opts.target as string)
-        .finally(() => pool?.close());
-      progress.done();
-      const durationMs = Date.now() - started;
-      if (opts.json) printJson(ctx.io, { messageType: 'summary', snapshotId: id, ...result, durationMs });
-      else if (!ctx.globals.quiet) {
-        ctx.io.stdout.write(
-          `restored snapshot ${id.slice(0, 8)} to ${opts.target}: ${result.files} files, ${result.dirs} folders, ${formatBytes(result.bytes)} in ${formatDuration(durationMs)}${opts.verify ? `; ${result.verifiedFiles} files verified` : ''}\n`,
-        );
+    return withRepoAndWorkers(ctx, async (repo, pool) => {
+      const lock = await Lock.acquire(repo, 'shared');
+      try {
+        const started = Date.now();
+        const { id, snapshot } = await repo.findSnapshot(ref!);
+        await repo.loadIndex();
+        const includes = opts.include as string[];
+        const excludes = opts.exclude as string[];
+        const progress = new ProgressLine(ctx, 'restore');
+        const total = snapshot.summary.bytesProcessed;
+        const restorer = new Restorer(repo, {
+          ...(pool ? { pool } : {}),
+          ...(includes.length > 0 ? { include: new ExcludeMatcher(includes) } : {}),
+          ...(excludes.length > 0 ? { exclude: new ExcludeMatcher(excludes) } : {}),
+          verify: Boolean(opts.verify),
+          onProgress: (p) => progress.update(p.files, p.bytes, total),
+          onWarning: (path, message) => ctx.io.stderr.write(`warning: ${path}: ${message}\n`),
+        });
+        const result = await restorer.restore(snapshot.tree, opts.target as string);
+        progress.done();
+        const durationMs = Date.now() - started;
+        if (opts.json) printJson(ctx.io, { messageType: 'summary', snapshotId: id, ...result, durationMs });
+        else if (!ctx.globals.quiet) {
+          ctx.io.stdout.write(
+            `restored snapshot ${id.slice(0, 8)} to ${opts.target}: ${result.files} files, ${result.dirs} folders, ${formatBytes(result.bytes)} in ${formatDuration(durationMs)}${opts.verify ? `; ${result.verifiedFiles} files verified` : ''}\n`,
+          );
+        }
+        return 0;
+      } finally {
+        await lock.release();
       }
-      return 0;
-    } finally {
-      await lock.release();
-    }
+    });
   },
 };

@@ -54,10 +54,24 @@ export interface RestoreRunJob {
   asRoot: boolean;
 }
 
-/** Entry point of a zapas worker thread: the keyring and chunker come in workerData, jobs by message. */
+/** What a worker needs before its first job (WorkerPool's workerData or configure()). */
+export interface WorkerSetup {
+  keyring: Uint8Array;
+  chunker: ChunkerParams;
+}
+
+/**
+ * Entry point of a zapas worker thread: the keyring and chunker parameters come in workerData or, for a
+ * pool started before the key was derived, in a later configure message; jobs come by message.
+ */
 export function startWorker(): void {
-  const keyring = decodeKeyring(Buffer.from(workerData.keyring as Uint8Array), 'worker keyring');
-  const chunker = new Chunker(gearTable(keyring.chunkerSeed), workerData.chunker as ChunkerParams);
+  let keyring!: ReturnType<typeof decodeKeyring>;
+  let chunker!: Chunker;
+  const configure = (setup: Record<string, unknown>) => {
+    const s = setup as unknown as WorkerSetup;
+    keyring = decodeKeyring(Buffer.from(s.keyring), 'worker keyring');
+    chunker = new Chunker(gearTable(keyring.chunkerSeed), s.chunker);
+  };
   serveJobs(
     {
       read: (job, ctx: JobContext) =>
@@ -84,7 +98,7 @@ export function startWorker(): void {
         }
       },
     },
-    (buffers) => builder?.reclaim(buffers),
+    { setup: workerData.setup, configure, reclaim: (buffers) => builder?.reclaim(buffers) },
   );
 }
 
