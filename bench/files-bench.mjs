@@ -334,7 +334,7 @@ let genSeconds = Number.NaN;
 let mutateSeconds = Number.NaN;
 const restoreChecks = {};
 /** The file system the runs use (makeScratchFs). */
-let scratch = { kind: 'none', detail: 'not set up', release() {} };
+let scratch = { kind: 'none', detail: 'not set up', release: () => undefined };
 /** Every timed run of a repeated step: runs[step][tool] = [{ seconds, peakBytes, cpu, ok }]. */
 const runs = {};
 

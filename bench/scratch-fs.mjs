@@ -20,7 +20,9 @@ const GiB = 1024 ** 3;
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0)
-    throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`,
+    );
   return r.stdout;
 }
 
@@ -47,7 +49,11 @@ export function unmountStale(dir) {
 export function makeScratchFs(dir, image, sizeBytes) {
   const plain = (why) => {
     mkdirSync(dir, { recursive: true });
-    return { kind: 'plain', detail: `a plain folder on the project's file system (${why})`, release() {} };
+    return {
+      kind: 'plain',
+      detail: `a plain folder on the project's file system (${why})`,
+      release: () => undefined,
+    };
   };
   if (process.env.BENCH_FS === 'plain') return plain('BENCH_FS=plain');
   if (process.getuid?.() !== 0) return plain('not root, so no loop mount');
