@@ -1,34 +1,35 @@
 import type { BigIntStats } from 'node:fs';
 import { lstatSync } from 'node:fs';
-import { open, readdir, readlink } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BlobWriter } from '../../repo/blob-writer';
 import { chunkStream } from '../../repo/chunk-stream';
-import { RepositoryError } from '../../repo/errors';
 import type { BlobId } from '../../repo/ids';
 import { BlobType } from '../../repo/pack';
 import type { Repository } from '../../repo/repository';
-import { encodeName, encodeTree, nodeNameBytes, type Tree, type TreeNode } from '../../repo/tree';
+import { encodeTree, nodeNameBytes, type TreeNode } from '../../repo/tree';
 import type { WorkerPool } from '../../repo/worker-pool';
-import { StorageError } from '../../storage/errors';
 import type { ExcludeMatcher } from './excludes';
-import type { FileReadResult } from './file-reader';
+import { isSourceFileError, nodeFromStats, sourceErrorMessage } from './file-node';
+import type { ExpectedStat, FileReadResult } from './file-reader';
 import { Limiter, mapOrdered } from './limiter';
 import { ReadBatcher } from './read-batcher';
+import { childPath, readFileEntry, type ScanEntry, type ScanJob, scanEntries } from './scan';
 
-/** True for errors of reading a source file (errno-coded, from this thread or a worker), not of the repository. */
-function isSourceFileError(err: unknown): boolean {
-  if (err instanceof StorageError || err instanceof RepositoryError) return false;
-  const code = (err as NodeJS.ErrnoException).code;
-  return typeof code === 'string' && code.length > 0;
-}
+/** Entries of a folder per scan job: a job per file costs more in messages than scanning it. */
+export const SCAN_BATCH_ENTRIES = 64;
 
-/** Entries of one folder in progress at once (files wait for the reader; folders recurse). */
-export const ENTRIES_IN_FLIGHT_PER_FOLDER = 64;
+/**
+ * Files at least this large are not read inside their folder's scan job but each on its own, so that a
+ * folder of large files spreads over every worker instead of keeping one busy while the other idles.
+ */
+export const LARGE_FILE_BYTES = 512 * 1024;
 
-/** Files read at once on this thread: overlaps reads, chunking and compression across cores. */
+/** Subfolders of one folder walked at once (each walk queues its own scan jobs). */
+export const SUBFOLDERS_IN_FLIGHT = 16;
+
+/** Files read at once on this thread when there are no workers: overlaps reads and compression. */
 export const FILE_READ_PARALLELISM = 4;
-
 /** Progress of a running backup. */
 export interface BackupProgress {
   files: number;
@@ -77,6 +78,10 @@ export interface ArchiveResult {
  * Walks source paths and stores their files, directories and links: file content through the blob
  * writer, then one tree blob per directory, bottom-up. Absolute paths are kept, as restic does: the
  * root tree holds `/`'s path components down to each source path.
+ *
+ * The entries of each folder are scanned in jobs of SCAN_BATCH_ENTRIES (scan.ts) on the worker threads
+ * when there are any; this thread lists folders, packs what the workers send, checks that every blob a
+ * file refers to is stored, and writes the trees.
  */
 export class Archiver {
   private readonly limiter: Limiter;
@@ -104,6 +109,7 @@ export class Archiver {
             return this.writer.addPrepared(blob);
           },
           () => this.writer.settle(),
+          opts.excludes?.patterns ?? [],
         )
       : undefined;
     this.limiter = new Limiter(this.batcher ? this.batcher.capacity : FILE_READ_PARALLELISM);
@@ -133,60 +139,29 @@ export class Archiver {
       if (tail.length === 0) direct.add(head);
       else children.set(head, [...(children.get(head) ?? []), t]);
     }
-    const nodes: TreeNode[] = [];
-    for (const name of [...new Set([...direct, ...children.keys()])]) {
+    // Source paths themselves are scanned like the entries of a folder; the components above them are not.
+    const nodes = await this.archiveEntries(
+      Buffer.from(dir),
+      [...direct].map((name) => Buffer.from(name)),
+      parent,
+    );
+    for (const [name, paths] of children) {
+      if (direct.has(name)) continue;
       const full = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      const stats = this.statOrWarn(Buffer.from(full));
+      if (!stats) continue;
+      const node = nodeFromStats(Buffer.from(name), stats, 'dir');
       const prev = parent?.get(Buffer.from(name).toString('binary'));
-      if (direct.has(name)) {
-        const node = await this.archiveEntry(Buffer.from(full), Buffer.from(name), prev);
-        if (node) nodes.push(node);
-      } else {
-        const stats = await this.statOrWarn(Buffer.from(full));
-        if (!stats) continue;
-        const node = this.nodeFromStats(Buffer.from(name), stats, 'dir');
-        node.subtree = await this.archiveVirtual(
-          full,
-          children.get(name)!,
-          await this.loadParentTree(prev?.subtree),
-        );
-        nodes.push(node);
-      }
+      node.subtree = await this.archiveVirtual(full, paths, await this.loadParentTree(prev?.subtree));
+      nodes.push(node);
     }
     return this.saveTree(nodes);
   }
 
-  private async archiveEntry(
-    path: Buffer,
-    name: Buffer,
-    prev: TreeNode | undefined,
-  ): Promise<TreeNode | undefined> {
-    const display = path.toString('utf8');
-    if (this.opts.excludes?.excludes(display)) return undefined;
-    const stats = await this.statOrWarn(path);
-    if (!stats) return undefined;
-    if (stats.isDirectory()) return this.archiveDir(path, name, stats, prev);
-    if (stats.isSymbolicLink()) {
-      const node = this.nodeFromStats(name, stats, 'symlink');
-      try {
-        const target = (await readlink(path, { encoding: 'buffer' })) as Buffer;
-        const encoded = encodeName(target);
-        if ('name' in encoded) node.linkTarget = encoded.name;
-        else node.rawLinkTarget = encoded.rawName;
-      } catch (err) {
-        this.warn(display, err);
-        return undefined;
-      }
-      return node;
-    }
-    if (stats.isFile()) return this.limiter.run(() => this.archiveFile(path, name, stats, prev));
-    this.opts.onWarning?.({ path: display, message: 'special file (device, FIFO or socket) skipped' });
-    return undefined;
-  }
-
+  /** Backs up a folder whose stat is in `node`; undefined when it cannot be listed (named in a warning). */
   private async archiveDir(
     path: Buffer,
-    name: Buffer,
-    stats: BigIntStats,
+    node: TreeNode,
     prev: TreeNode | undefined,
   ): Promise<TreeNode | undefined> {
     let entries: Buffer[];
@@ -197,131 +172,158 @@ export class Archiver {
       return undefined;
     }
     const parent = prev?.type === 'dir' ? await this.loadParentTree(prev.subtree) : undefined;
-    const slash = Buffer.from('/');
-    // Entries of one folder are walked a bounded number at a time: all of a large tree at once held
-    // tens of thousands of pending stats in memory for no gain.
-    const results = await mapOrdered(entries, ENTRIES_IN_FLIGHT_PER_FOLDER, (entry) => {
-      const child =
-        path.length === 1 && path[0] === 0x2f
-          ? Buffer.concat([slash, entry])
-          : Buffer.concat([path, slash, entry]);
-      return this.archiveEntry(child, entry, parent?.get(entry.toString('binary')));
-    });
-    const node = this.nodeFromStats(name, stats, 'dir');
-    node.subtree = await this.saveTree(results.filter((n): n is TreeNode => n !== undefined));
+    node.subtree = await this.saveTree(await this.archiveEntries(path, entries, parent));
     this.result.dirs++;
     this.progress.dirs++;
     this.report();
     return node;
   }
 
-  private async archiveFile(
-    path: Buffer,
-    name: Buffer,
-    stats: BigIntStats,
-    prev: TreeNode | undefined,
-  ): Promise<TreeNode | undefined> {
-    const display = path.toString('utf8');
-    const node = this.nodeFromStats(name, stats, 'file');
-    if (!this.opts.force && prev && this.unchanged(prev, node)) {
-      node.content = prev.content ?? [];
-      node.size = prev.size;
-      this.result.filesUnmodified++;
-      this.count(node.size, display);
-      return node;
+  /** Scans the entries `names` of the folder `dir` and completes their nodes: files read, folders walked. */
+  private async archiveEntries(
+    dir: Buffer,
+    names: readonly Buffer[],
+    parent: Map<string, TreeNode> | undefined,
+  ): Promise<TreeNode[]> {
+    const jobs: ScanJob[] = [];
+    for (let at = 0; at < names.length; at += SCAN_BATCH_ENTRIES) {
+      const slice = names.slice(at, at + SCAN_BATCH_ENTRIES);
+      jobs.push({
+        dir: dir.toString('latin1'),
+        names: slice.map((n) => n.toString('latin1')),
+        parents: slice.map((n) => parent?.get(n.toString('binary')) ?? null),
+        force: Boolean(this.opts.force),
+        largeFileBytes: this.batcher ? LARGE_FILE_BYTES : Number.POSITIVE_INFINITY,
+      });
     }
-    // A file that changes while it is read is read once more; if it changes again we keep what we
-    // read and say so (exit code 3), never a silent mix presented as consistent.
-    for (let attempt = 1; ; attempt++) {
-      let read: { content: BlobId[]; size: number; changed: boolean };
-      try {
-        await this.opts.beforeRead?.(display);
-        read = await this.readFile(path, stats, node);
-      } catch (err) {
-        // A file we cannot read is named and left out; a repository or storage failure ends the backup.
-        if (!isSourceFileError(err)) throw err;
-        this.warn(display, err);
-        return undefined;
+    const scanned = await Promise.all(jobs.map((job) => this.scan(job)));
+    const nodes: TreeNode[] = [];
+    const folders: { node: TreeNode; prev: TreeNode | undefined }[] = [];
+    const reads: Promise<void>[] = [];
+    this.progress.current = dir.toString('utf8');
+    scanned.forEach((entries, j) => {
+      const job = jobs[j]!;
+      for (const entry of entries) {
+        switch (entry.kind) {
+          case 'same':
+          case 'file': {
+            const node = entry.kind === 'same' ? job.parents[entry.index]! : entry.node;
+            const outcome = entry.kind === 'same' ? 'unmodified' : entry.outcome;
+            // Every blob a node names must be stored: the parent's may have been pruned since, and a blob a
+            // worker did not send because it looked stored may not be (a filter hit is not proof).
+            if (this.allStored(node.content)) {
+              nodes.push(node);
+              this.countFile(outcome, node.size);
+            } else reads.push(this.readApart(dir, { ...node }, outcome !== 'new', nodes));
+            break;
+          }
+          case 'large':
+            reads.push(this.readApart(dir, entry.node, entry.changed, nodes));
+            break;
+          case 'dir':
+            folders.push({
+              node: entry.node,
+              prev: parent?.get(nodeNameBytes(entry.node).toString('binary')),
+            });
+            break;
+          case 'link':
+            nodes.push(entry.node);
+            break;
+          case 'warning':
+            if (entry.error) this.result.errors++;
+            this.opts.onWarning?.({ path: entry.path, message: entry.message });
+            break;
+        }
       }
-      if (!read.changed || attempt === 2) {
-        if (read.changed) this.warn(display, new Error('file changed while it was read; stored as read'));
-        node.content = read.content;
-        node.size = read.size;
-        break;
-      }
-      const again = await this.statOrWarn(path);
-      if (!again?.isFile()) return undefined;
-      stats = again;
-      Object.assign(node, this.nodeFromStats(name, stats, 'file'));
-    }
-    if (prev) this.result.filesChanged++;
-    else this.result.filesNew++;
-    this.count(node.size, display);
-    return node;
+    });
+    this.report();
+    const [walked] = await Promise.all([
+      mapOrdered(folders, SUBFOLDERS_IN_FLIGHT, (f) =>
+        this.archiveDir(childPath(dir, nodeNameBytes(f.node)), f.node, f.prev),
+      ),
+      Promise.all(reads),
+    ]);
+    for (const node of walked) if (node) nodes.push(node);
+    return nodes;
   }
 
-  private async readFile(path: Buffer, before: BigIntStats, node: TreeNode): Promise<FileReadResult> {
-    // The node holds the stat fields as strings already: the worker's expectation reuses them.
-    if (this.batcher)
-      return this.batcher.read(path, {
-        size: node.size ?? 0,
-        mtimeNs: node.mtimeNs!,
-        ctimeNs: node.ctimeNs!,
-      });
+  /** Runs one scan job: on a worker, or here. */
+  private scan(job: ScanJob): Promise<ScanEntry[]> {
+    if (this.batcher) return this.batcher.scan(job);
+    return scanEntries(job, {
+      excludes: this.opts.excludes,
+      readFile: (path, expect) => this.limiter.run(() => this.readHere(path, expect)),
+      beforeRead: this.opts.beforeRead,
+    });
+  }
+
+  /**
+   * Reads one file on its own (a large file, or one whose stored content turned out incomplete) and adds
+   * its node to `nodes`. Blobs go to the workers' dedup filter unskipped: every one is sent.
+   */
+  private async readApart(dir: Buffer, node: TreeNode, hadParent: boolean, nodes: TreeNode[]): Promise<void> {
+    const path = childPath(dir, nodeNameBytes(node));
+    const read = await this.limiter.run(() =>
+      readFileEntry(path, node, {
+        read: (p, expect) => (this.batcher ? this.batcher.read(p, expect, true) : this.readHere(p, expect)),
+        stat: (p) => lstatSync(p, { bigint: true }),
+        beforeRead: this.opts.beforeRead,
+      }),
+    );
+    if (read.warning) {
+      if (read.warning.error) this.result.errors++;
+      this.opts.onWarning?.({ path: read.warning.path, message: read.warning.message });
+    }
+    if (!read.node) return;
+    nodes.push(read.node);
+    this.countFile(hadParent ? 'changed' : 'new', read.node.size);
+  }
+
+  /** Reads, chunks and stores a file on this thread (no workers). */
+  private async readHere(path: Buffer, expect: ExpectedStat): Promise<FileReadResult> {
     const handle = await open(path, 'r');
     try {
       const content: BlobId[] = [];
       let size = 0;
       const reader = (buf: Buffer, offset: number, length: number) =>
         handle.read(buf, offset, length, null).then((r) => r.bytesRead);
-      for await (const chunk of chunkStream(reader, this.repo.chunker, Number(before.size))) {
+      for await (const chunk of chunkStream(reader, this.repo.chunker, expect.size)) {
         size += chunk.length;
         this.progress.bytesRead += chunk.length;
         content.push(await this.writer.save(BlobType.Data, chunk));
       }
       const after = await handle.stat({ bigint: true });
       const changed =
-        after.size !== before.size ||
-        after.mtimeNs !== before.mtimeNs ||
-        after.ctimeNs !== before.ctimeNs ||
-        BigInt(size) !== before.size;
+        Number(after.size) !== expect.size ||
+        after.mtimeNs.toString() !== expect.mtimeNs ||
+        after.ctimeNs.toString() !== expect.ctimeNs ||
+        size !== expect.size;
       return { content, size, changed };
     } finally {
       await handle.close();
     }
   }
 
-  private unchanged(prev: TreeNode, now: TreeNode): boolean {
-    return (
-      prev.type === 'file' &&
-      prev.size === now.size &&
-      prev.mtimeNs === now.mtimeNs &&
-      prev.ctimeNs === now.ctimeNs &&
-      prev.inode === now.inode &&
-      (prev.content ?? []).every((id) => this.writer.has(id))
-    );
+  private allStored(content: readonly BlobId[] | undefined): boolean {
+    if (!content) return true;
+    for (const id of content) if (!this.writer.has(id)) return false;
+    return true;
   }
 
-  private nodeFromStats(name: Buffer, s: BigIntStats, type: TreeNode['type']): TreeNode {
-    return {
-      ...encodeName(name),
-      type,
-      mode: Number(s.mode & 0o7777n),
-      uid: Number(s.uid),
-      gid: Number(s.gid),
-      mtimeNs: s.mtimeNs.toString(),
-      ctimeNs: s.ctimeNs.toString(),
-      inode: s.ino.toString(),
-      device: s.dev.toString(),
-      links: Number(s.nlink),
-      size: type === 'file' ? Number(s.size) : 0,
-    };
+  private countFile(outcome: 'new' | 'changed' | 'unmodified', size: number): void {
+    if (outcome === 'new') this.result.filesNew++;
+    else if (outcome === 'changed') this.result.filesChanged++;
+    else this.result.filesUnmodified++;
+    this.result.bytesProcessed += size;
+    this.progress.files++;
+    this.progress.bytesProcessed += size;
   }
 
   private async saveTree(nodes: TreeNode[]): Promise<BlobId> {
-    nodes.sort((a, b) => Buffer.compare(nodeNameBytes(a), nodeNameBytes(b)));
-    const tree: Tree = { nodes };
-    return this.writer.save(BlobType.Tree, encodeTree(tree));
+    // Sorted by name bytes, each name encoded once (not twice per comparison).
+    const keyed = nodes.map((node) => ({ node, key: nodeNameBytes(node) }));
+    keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+    return this.writer.save(BlobType.Tree, encodeTree({ nodes: keyed.map((k) => k.node) }));
   }
 
   /** Parent tree as a map keyed by the name's bytes (binary string). */
@@ -331,11 +333,8 @@ export class Archiver {
     return new Map(tree.nodes.map((n) => [nodeNameBytes(n).toString('binary'), n]));
   }
 
-  private async statOrWarn(path: Buffer): Promise<BigIntStats | undefined> {
+  private statOrWarn(path: Buffer): BigIntStats | undefined {
     try {
-      // Blocking, on purpose: an lstat of a cached inode takes microseconds, while the asynchronous call
-      // costs 20 µs of this thread in promises and a thread-pool hop — 0.4 s for a folder of 20,000 saves,
-      // on the thread that feeds the workers.
       return lstatSync(path, { bigint: true });
     } catch (err) {
       this.warn(path.toString('utf8'), err);
@@ -344,23 +343,9 @@ export class Archiver {
   }
 
   private warn(path: string, err: unknown): void {
+    if (!isSourceFileError(err)) throw err;
     this.result.errors++;
-    const code = (err as NodeJS.ErrnoException).code;
-    const message =
-      code === 'ENOENT'
-        ? 'vanished before it could be read'
-        : code
-          ? `${code}: ${(err as Error).message}`
-          : String((err as Error).message ?? err);
-    this.opts.onWarning?.({ path, message });
-  }
-
-  private count(processed: number, current: string): void {
-    this.result.bytesProcessed += processed;
-    this.progress.files++;
-    this.progress.bytesProcessed += processed;
-    this.progress.current = current;
-    this.report();
+    this.opts.onWarning?.({ path, message: sourceErrorMessage(err) });
   }
 
   private report(): void {

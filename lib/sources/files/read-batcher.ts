@@ -3,6 +3,7 @@ import type { PreparedBlob } from '../../repo/blob-codec';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { WorkerJobError } from '../../repo/worker-pool';
 import type { ExpectedStat, FileReadResult } from './file-reader';
+import type { ScanEntry, ScanJob } from './scan';
 
 /** Files per batch: a job per small file costs more in messages than reading it. */
 export const BATCH_MAX_FILES = 64;
@@ -22,22 +23,45 @@ interface Request {
 }
 
 /**
- * Gathers file reads into batches for worker threads: a backup of 20,000 save files then costs a few
- * hundred messages instead of 40,000. Each request resolves with that file's result; blobs stream to
- * `onBlob` (the blob writer) as workers produce them.
+ * Sends file reads and folder scans to worker threads. Reads of single files are gathered into batches
+ * (large files travel alone); each request resolves with that file's result. Blobs stream to `onBlob`
+ * (the blob writer) as workers produce them, in buffers that go back to the worker once packed.
  */
 export class ReadBatcher {
   private queue: Request[] = [];
   private queuedBytes = 0;
   private scheduled = false;
+  private readonly receive: (
+    msg: unknown,
+    reply: (m: Record<string, unknown>, t?: ArrayBuffer[]) => void,
+  ) => Promise<void>;
 
   constructor(
     private readonly pool: WorkerPool,
     /** Takes one blob; returns a promise only when the caller must wait before the next. */
-    private readonly onBlob: (blob: PreparedBlob) => Promise<void> | undefined,
+    onBlob: (blob: PreparedBlob) => Promise<void> | undefined,
     /** Resolves once every blob passed to onBlob is out of the batch's buffer (see BlobWriter.settle). */
-    private readonly settle: () => Promise<void>,
-  ) {}
+    settle: () => Promise<void>,
+    /** Exclude patterns the workers apply while scanning folders. */
+    private readonly excludes: readonly string[] = [],
+  ) {
+    this.receive = async (msg, reply) => {
+      const batch = msg as BlobBatch;
+      // Once every blob is in a pack (copied, or written to a streamed pack's file: settle), the buffer goes
+      // back to the worker for its next batch, and the budget it counts returns to zero.
+      for (const blob of unpackBlobBatch(batch)) {
+        const waiting = onBlob(blob);
+        if (waiting) await waiting;
+      }
+      await settle();
+      reply({ op: 'ack', bytes: batchUsedBytes(batch), buffers: [batch.buffer] }, [batch.buffer]);
+    };
+  }
+
+  /** Scans entries of a folder on a worker (scan.ts); their blobs stream to onBlob. */
+  scan(job: ScanJob): Promise<ScanEntry[]> {
+    return this.pool.run<ScanEntry[]>({ op: 'scan', job, excludes: this.excludes }, [], this.receive);
+  }
 
   /** How many reads to keep queued: enough to fill every worker's batches. */
   get capacity(): number {
@@ -45,7 +69,7 @@ export class ReadBatcher {
   }
 
   /** Reads one file (path bytes as a latin1 string cross threads without copying a pooled buffer). */
-  read(path: Buffer, expect: ExpectedStat): Promise<FileReadResult> {
+  read(path: Buffer, expect: ExpectedStat, _unskipped = false): Promise<FileReadResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ path: path.toString('latin1'), expect, resolve, reject });
       this.queuedBytes += expect.size;
@@ -71,17 +95,7 @@ export class ReadBatcher {
         this.pool.run<BatchFileResult[]>(
           { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
           [],
-          async (msg, reply) => {
-            const batch = msg as BlobBatch;
-            // Once every blob is in a pack (copied, or written to a streamed pack's file: settle), the
-            // buffer goes back to the worker for its next batch, and the budget it counts returns to zero.
-            for (const blob of unpackBlobBatch(batch)) {
-              const waiting = this.onBlob(blob);
-              if (waiting) await waiting;
-            }
-            await this.settle();
-            reply({ op: 'ack', bytes: batchUsedBytes(batch), buffers: [batch.buffer] }, [batch.buffer]);
-          },
+          this.receive,
         ),
       )
       .then(

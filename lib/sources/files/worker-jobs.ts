@@ -19,8 +19,10 @@ import { decodeKeyring } from '../../repo/keyring';
 import { GarbageBudget, releaseNow } from '../../repo/memory';
 import { BlobType } from '../../repo/pack';
 import { type JobContext, serveJobs } from '../../repo/worker-host';
-import { type ExpectedStat, readFileBlobs } from './file-reader';
+import { ExcludeMatcher } from './excludes';
+import { type ExpectedStat, type FileReadResult, readFileBlobs } from './file-reader';
 import type { BatchFileResult } from './read-batcher';
+import { type ScanEntry, type ScanJob, scanEntries } from './scan';
 import { nonZeroRanges } from './sparse';
 
 /** What a restore job tells a worker to do with one decoded blob. */
@@ -76,6 +78,8 @@ export function startWorker(): void {
     {
       read: (job, ctx: JobContext) =>
         readBatch(job.files as { path: string; expect: ExpectedStat }[], chunker, keyring, ctx),
+      scan: (job, ctx: JobContext) =>
+        scanFolder(job.job as ScanJob, job.excludes as string[], chunker, keyring, ctx),
       restore: async (job) => {
         try {
           return restoreRun(keyring, job as unknown as RestoreRunJob);
@@ -117,34 +121,72 @@ function batchBuilder(keyring: ReturnType<typeof decodeKeyring>, chunker: Chunke
   return builder;
 }
 
-/** Reads a batch of files; their blobs reach the main thread in batches of transferred buffers. */
-async function readBatch(
-  files: { path: string; expect: ExpectedStat }[],
-  chunker: Chunker,
+/**
+ * Runs a job that reads files: `fn` gets a reader of one file whose chunks are hashed, compressed and sealed
+ * here and reach the main thread in batches of transferred buffers.
+ */
+async function withFileReader<T>(
   keyring: ReturnType<typeof decodeKeyring>,
+  chunker: Chunker,
   ctx: JobContext,
-): Promise<BatchFileResult[]> {
+  fn: (read: (path: Buffer, expect: ExpectedStat) => Promise<FileReadResult>) => Promise<T>,
+): Promise<T> {
   const batches = batchBuilder(keyring, chunker);
   batchJob = ctx;
   const addChunk = (chunk: Buffer) => {
     garbage.spend(chunk.length);
     return batches.add(BlobType.Data, chunk);
   };
-  const results: BatchFileResult[] = [];
   try {
+    const result = await fn((path, expect) => readFileBlobs(path, expect, chunker, addChunk));
+    await batches.flush();
+    return result;
+  } finally {
+    batchJob = undefined;
+  }
+}
+
+/** Reads a batch of files, each with its result or its error. */
+function readBatch(
+  files: { path: string; expect: ExpectedStat }[],
+  chunker: Chunker,
+  keyring: ReturnType<typeof decodeKeyring>,
+  ctx: JobContext,
+): Promise<BatchFileResult[]> {
+  return withFileReader(keyring, chunker, ctx, async (read) => {
+    const results: BatchFileResult[] = [];
     for (const f of files) {
       try {
-        results.push(await readFileBlobs(Buffer.from(f.path, 'latin1'), f.expect, chunker, addChunk));
+        results.push(await read(Buffer.from(f.path, 'latin1'), f.expect));
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         results.push({ error: { code: e.code, message: e.message } });
       }
     }
-    await batches.flush();
-  } finally {
-    batchJob = undefined;
-  }
-  return results;
+    return results;
+  });
+}
+
+/** Scans folder entries (scan.ts), reading the small files here. */
+function scanFolder(
+  job: ScanJob,
+  excludes: string[],
+  chunker: Chunker,
+  keyring: ReturnType<typeof decodeKeyring>,
+  ctx: JobContext,
+): Promise<ScanEntry[]> {
+  return withFileReader(keyring, chunker, ctx, (read) =>
+    scanEntries(job, { excludes: excludeMatcher(excludes), readFile: read }),
+  );
+}
+
+/** The matcher of the last exclude list seen: one backup sends the same list with every job. */
+let excludesCache: { key: string; matcher: ExcludeMatcher | undefined } | undefined;
+function excludeMatcher(patterns: string[]): ExcludeMatcher | undefined {
+  const key = JSON.stringify(patterns);
+  if (excludesCache?.key !== key)
+    excludesCache = { key, matcher: patterns.length > 0 ? new ExcludeMatcher(patterns) : undefined };
+  return excludesCache.matcher;
 }
 
 let decoder: BlobDecoder | undefined;
