@@ -69,8 +69,8 @@ export class BlobBatchBuilder {
     if (data.length > this.maxBlobBytes)
       throw new RangeError(`blob of ${data.length} bytes is over the maximum`);
     const id = blobIdOf(this.keyring, data);
-    // Room for the blob uncompressed: the frame is compressed where its ciphertext goes, then sealed in place.
-    const room = data.length + ENVELOPE_OVERHEAD_BYTES;
+    // Room for the largest frame of the blob: it is compressed where its ciphertext goes, then sealed in place.
+    const room = ZstdEncoder.bound(data.length) + ENVELOPE_OVERHEAD_BYTES;
     if (room > this.bufferBytes) {
       // Chunks over 2 MiB (a minority; they average 1 MiB) get a buffer of their own, sent at once and
       // freed when it comes back.
@@ -89,11 +89,11 @@ export class BlobBatchBuilder {
     return id;
   }
 
-  /** Compresses and seals one blob into `buffer` at `offset` (room for it uncompressed is there). */
+  /** Compresses and seals one blob into `buffer` at `offset` (room for its largest frame is there). */
   private seal(id: BlobId, type: BlobType, data: Buffer, buffer: Buffer, offset: number): BatchedBlob {
     const body = buffer.subarray(
       offset + ENVELOPE_HEADER_BYTES,
-      offset + ENVELOPE_HEADER_BYTES + data.length,
+      offset + ENVELOPE_HEADER_BYTES + ZstdEncoder.bound(data.length),
     );
     const { payload, compression } = compressBlobInto(this.encoder, data, body);
     const length = payload.length + ENVELOPE_OVERHEAD_BYTES;

@@ -46,7 +46,7 @@ let encoder: ZstdEncoder | undefined;
 export async function compressBlob(data: Buffer): Promise<{ payload: Buffer; compression: Compression }> {
   if (data.length <= SYNC_CODEC_MAX_BYTES) {
     encoder ??= new ZstdEncoder(ZSTD_LEVEL);
-    return compressBlobInto(encoder, data, Buffer.allocUnsafe(data.length));
+    return compressBlobInto(encoder, data, Buffer.allocUnsafe(ZstdEncoder.bound(data.length)));
   }
   if (looksIncompressible(data)) return { payload: data, compression: Compression.None };
   const packed = await compressAsync(data, {
@@ -58,9 +58,9 @@ export async function compressBlob(data: Buffer): Promise<{ payload: Buffer; com
 }
 
 /**
- * Compresses a blob into `out` (at least as long as `data`) with a reusable encoder, for worker threads
- * (which have a core of their own). The payload is a view into `out` or `data` itself, valid until the
- * next call. A frame that would not save MIN_SAVING_RATIO is abandoned as soon as it outgrows that.
+ * Compresses a blob into `out` (ZstdEncoder.bound(data.length) bytes at least) with a reusable encoder,
+ * for worker threads (which have a core of their own). The payload is a view into `out` or `data` itself,
+ * valid until the next call; a frame that does not save MIN_SAVING_RATIO is not used.
  */
 export function compressBlobInto(
   encoder: ZstdEncoder,
@@ -69,9 +69,11 @@ export function compressBlobInto(
 ): { payload: Buffer; compression: Compression } {
   if (data.length < MIN_COMPRESS_BYTES || looksIncompressible(data))
     return { payload: data, compression: Compression.None };
-  const limit = Math.min(out.length, Math.floor(data.length * (1 - MIN_SAVING_RATIO)));
-  const n = encoder.compressInto(data, out.subarray(0, limit));
-  if (n < 0) return { payload: data, compression: Compression.None };
+  if (out.length < ZstdEncoder.bound(data.length))
+    throw new RangeError(`${out.length} bytes of room for the frame of a ${data.length}-byte blob`);
+  const n = encoder.compressInto(data, out);
+  if (n < 0 || n > Math.floor(data.length * (1 - MIN_SAVING_RATIO)))
+    return { payload: data, compression: Compression.None };
   return { payload: out.subarray(0, n), compression: Compression.Zstd };
 }
 

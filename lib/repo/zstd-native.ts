@@ -34,27 +34,30 @@ interface NativeCodecHandle {
  * never different bytes (a test asserts the fast path is live on the Node the project pins).
  */
 export class ZstdEncoder {
-  readonly fast: boolean;
-  private readonly engine: ZstdCompress;
-  private readonly handle: NativeCodecHandle | undefined;
-  private readonly state: Uint32Array | undefined;
+  private engine!: ZstdCompress;
+  private handle: NativeCodecHandle | undefined;
+  private state: Uint32Array | undefined;
   private failure: Error | undefined;
 
   constructor(private readonly level: number) {
-    this.engine = createZstdCompress({ params: this.params() });
-    this.engine.on('error', (err: Error) => {
-      this.failure = err;
-    });
-    const native = nativeOf(this.engine);
-    this.handle = native?.handle;
-    this.state = native?.state;
-    this.fast = native !== undefined;
+    this.renew();
+  }
+
+  /** Whether frames are written by the reused native context (not the per-call fallback). */
+  get fast(): boolean {
+    return this.handle !== undefined;
+  }
+
+  /** Bytes of output that always hold the frame of `length` input bytes (ZSTD_COMPRESSBOUND, plus a margin). */
+  static bound(length: number): number {
+    const SMALL = 128 * 1024;
+    return length + (length >>> 8) + (length < SMALL ? (SMALL - length) >>> 11 : 0) + 64;
   }
 
   /**
    * Compresses `data` as one zstd frame into the start of `out`. Returns the frame's length, or -1 when
-   * the frame does not fit in `out` (so a caller that wants a minimum saving passes a shorter `out`, and
-   * incompressible data stops as soon as it overflows).
+   * the frame does not fit in `out`; an `out` of bound(data.length) bytes always fits. Giving up costs a
+   * new native context, so callers pass room enough and judge the frame's size afterwards.
    */
   compressInto(data: Uint8Array, out: Buffer): number {
     if (!this.handle || !this.state) {
@@ -69,7 +72,9 @@ export class ZstdEncoder {
     // With ZSTD_e_end the frame is complete once input is consumed and output space remains; a full
     // output may hide unflushed bytes, so it counts as "does not fit".
     if (inLeft !== 0 || outLeft === 0) {
-      this.handle.reset();
+      // The context is mid-frame. Not handle.reset(): Node's reset makes a fresh context with zstd's
+      // defaults, and every later frame came out at level 3 (40% slower) instead of the level asked for.
+      this.renew();
       return -1;
     }
     return out.length - outLeft!;
@@ -78,6 +83,17 @@ export class ZstdEncoder {
   /** Frees the native context. */
   close(): void {
     this.engine.close();
+  }
+
+  private renew(): void {
+    this.engine?.close();
+    this.engine = createZstdCompress({ params: this.params() });
+    this.engine.on('error', (err: Error) => {
+      this.failure = err;
+    });
+    const native = nativeOf(this.engine);
+    this.handle = native?.handle;
+    this.state = native?.state;
   }
 
   private params(): Record<number, number> {

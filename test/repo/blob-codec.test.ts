@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { zstdDecompressSync } from 'node:zlib';
+import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import {
   BATCH_SEND_BYTES,
   type BlobBatch,
@@ -51,10 +51,34 @@ describe('ZstdEncoder and ZstdDecoder (one native context for every blob)', () =
     }
     const noise = randomBytes(200_000);
     expect(encoder.compressInto(noise, out.subarray(0, noise.length - 1))).toBe(-1);
-    // The context is reset after giving up: the next frame is whole.
+    // The context is renewed after giving up: the next frame is whole.
     const text = Buffer.from('hello '.repeat(2000));
     const n = encoder.compressInto(text, out);
     expect(zstdDecompressSync(out.subarray(0, n)).equals(text)).toBe(true);
+  });
+
+  it('keep their compression level after giving up on a frame (Node resets a context to level 3)', () => {
+    const level1 = (data: Buffer) =>
+      zstdCompressSync(data, {
+        params: { [constants.ZSTD_c_compressionLevel]: 1, [constants.ZSTD_c_checksumFlag]: 0 },
+      });
+    const encoder = new ZstdEncoder(1);
+    const data = halfRandom(MiB);
+    const out = Buffer.alloc(ZstdEncoder.bound(data.length));
+    expect(encoder.compressInto(data, out.subarray(0, 100))).toBe(-1);
+    const n = encoder.compressInto(data, out);
+    expect(out.subarray(0, n).equals(level1(data))).toBe(true);
+  });
+
+  it('always fit a frame in bound(length) bytes, even of random data', () => {
+    const encoder = new ZstdEncoder(1);
+    for (const length of [0, 1, 100, 70_000, 200_000, 2 * MiB]) {
+      const noise = randomBytes(length);
+      const out = Buffer.alloc(ZstdEncoder.bound(length));
+      const n = encoder.compressInto(noise, out);
+      expect(n).toBeGreaterThan(0);
+      expect(zstdDecompressSync(out.subarray(0, n)).equals(noise)).toBe(true);
+    }
   });
 
   it('refuse frames that are damaged or of the wrong length, and keep working after', () => {
