@@ -8,6 +8,14 @@ export interface JobContext {
 
 export type JobHandler = (job: Record<string, unknown>, ctx: JobContext) => Promise<unknown>;
 
+/** A job result whose buffers move back to the main thread instead of being copied (or freed here). */
+export class WithTransfer {
+  constructor(
+    readonly value: unknown,
+    readonly transfer: ArrayBuffer[],
+  ) {}
+}
+
 /**
  * Unacknowledged streamed bytes per worker before it pauses (the main thread acks as it packs). Kept
  * per worker, not per job: a per-job budget let a fast worker run ahead by a budget per queued job.
@@ -55,7 +63,10 @@ export function serveJobs(
       try {
         const handler = handlers[job.op as string];
         if (!handler) throw new Error(`unknown worker job ${String(job.op)}`);
-        port.postMessage({ jobId, kind: 'done', payload: await handler(job, ctx) });
+        const result = await handler(job, ctx);
+        if (result instanceof WithTransfer)
+          port.postMessage({ jobId, kind: 'done', payload: result.value }, result.transfer);
+        else port.postMessage({ jobId, kind: 'done', payload: result });
       } catch (err) {
         const e = err as NodeJS.ErrnoException & { path?: unknown };
         port.postMessage({

@@ -20,7 +20,15 @@ import {
   ObjectTruncatedError,
   StorageError,
 } from './errors';
-import type { ByteRange, ObjectInfo, ObjectWriter, PutData, PutOptions, Storage } from './storage';
+import type {
+  ByteRange,
+  GetOptions,
+  ObjectInfo,
+  ObjectWriter,
+  PutData,
+  PutOptions,
+  Storage,
+} from './storage';
 
 /**
  * Files whose name starts with this are writes in progress (or left by a crash): never objects.
@@ -119,7 +127,7 @@ export class FsStorage implements Storage {
   }
 
   /** Reads the whole file, or `range` of it through a file handle so only that part is read. */
-  async get(name: string, range?: ByteRange): Promise<Buffer> {
+  async get(name: string, range?: ByteRange, opts: GetOptions = {}): Promise<Buffer> {
     const file = this.pathOf(name);
     if (range === undefined) {
       try {
@@ -137,7 +145,11 @@ export class FsStorage implements Storage {
     }
     try {
       if (range.length === 0) return await this.emptyRead(handle, name, range.offset);
-      const out = Buffer.allocUnsafe(range.length); // every byte is read below, or we throw
+      // Every byte is read below, or we throw.
+      const out =
+        opts.into && opts.into.length >= range.length
+          ? opts.into.subarray(0, range.length)
+          : Buffer.allocUnsafe(range.length);
       let filled = 0;
       // read() may return fewer bytes than asked even inside the file; only 0 means end of file.
       while (filled < range.length) {

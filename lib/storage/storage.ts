@@ -16,6 +16,15 @@ export interface ByteRange {
   readonly length: number;
 }
 
+export interface GetOptions {
+  /**
+   * A buffer the adapter may read a range into, when it is large enough (a caller that reads many ranges
+   * reuses its buffers instead of touching fresh memory each time). The result is then a view of it;
+   * callers always use the result, which an adapter may also allocate itself.
+   */
+  readonly into?: Buffer;
+}
+
 export interface PutOptions {
   /** Fail with ObjectExistsError instead of replacing an object that is already there. */
   readonly ifAbsent?: boolean;
@@ -37,7 +46,7 @@ export interface Storage {
   /** Writes `data` under `name`; resolves only once the object is durable. */
   put(name: string, data: PutData, opts?: PutOptions): Promise<void>;
   /** Reads a whole object or a byte range of it; ObjectNotFoundError when absent. */
-  get(name: string, range?: ByteRange): Promise<Buffer>;
+  get(name: string, range?: ByteRange, opts?: GetOptions): Promise<Buffer>;
   /** Size of an object, or undefined when it does not exist. */
   head(name: string): Promise<ObjectInfo | undefined>;
   /** Every object whose name starts with `prefix` (e.g. `snapshots/`), in no particular order. */

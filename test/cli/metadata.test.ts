@@ -102,6 +102,25 @@ describe('file metadata round trip', () => {
     expect([s.uid, s.gid]).toEqual([4321, 8765]);
   });
 
+  (asRoot ? it : it.skip)(
+    'gives files their own group in a set-group-ID target folder (no chown skipped there)',
+    async () => {
+      const sgid = join(tmp(), 'sgid-target');
+      await mkdir(sgid);
+      await chown(sgid, 0, 8765);
+      execFileSync('chmod', ['2775', sgid]);
+      const r = await runCli(['--repo', repo, 'restore', 'latest', '--target', sgid]);
+      expect(r.code).toBe(0);
+      // Created inside a set-group-ID folder, new entries take its group 8765; a.txt belongs to root's.
+      const a = await stat(join(sgid, src, 'a.txt'));
+      expect([a.uid, a.gid]).toEqual([0, 0]);
+      const secret = await stat(join(sgid, src, 'dir', 'secret'));
+      expect([secret.uid, secret.gid]).toEqual([4321, 8765]);
+      const folder = await stat(join(sgid, src, 'dir'));
+      expect(folder.gid).toBe(0);
+    },
+  );
+
   it('ls shows the metadata', async () => {
     const r = await runCli(['--repo', repo, 'ls', 'latest', '--long']);
     expect(r.stdout).toMatch(/-0751 .* \/.*dir\/exec.sh/);

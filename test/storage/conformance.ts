@@ -157,6 +157,17 @@ export function describeStorageAdapter(name: string, make: () => Promise<Storage
         expect(Buffer.compare(part, data.subarray(offset, offset + length))).toBe(0);
       });
 
+      it('reads a range into a buffer it is given when that is large enough; the result holds the range', async () => {
+        const into = Buffer.alloc(200, 0xee);
+        const part = await storage.get('data/ab/ranged', { offset: 400, length: 123 }, { into });
+        expect(Buffer.compare(part, data.subarray(400, 523))).toBe(0);
+        // Too small a buffer is not used (nor written past its end).
+        const small = Buffer.alloc(10, 0xee);
+        const whole = await storage.get('data/ab/ranged', { offset: 0, length: 1000 }, { into: small });
+        expect(Buffer.compare(whole, data)).toBe(0);
+        expect(small.equals(Buffer.alloc(10, 0xee))).toBe(true);
+      });
+
       it('reads zero bytes as an empty buffer, also at the very end', async () => {
         expect((await storage.get('data/ab/ranged', { offset: 10, length: 0 })).length).toBe(0);
         expect((await storage.get('data/ab/ranged', { offset: 1000, length: 0 })).length).toBe(0);

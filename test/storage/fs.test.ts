@@ -8,6 +8,7 @@ import {
   StorageError,
 } from '../../lib/storage/errors';
 import { FsStorage, mapFsError, TEMP_FILE_PREFIX } from '../../lib/storage/fs';
+import { useTempDir } from '../support/temp';
 import { collect, describeStorageAdapter, rejection } from './conformance';
 
 async function makeFsStorage(): Promise<{ storage: FsStorage; cleanup(): Promise<void> }> {
@@ -151,5 +152,19 @@ describe('mapFsError', () => {
   it('passes storage errors through unchanged', () => {
     const original = new ObjectExistsError('x', '/srv/repo');
     expect(mapFsError(original, 'write', 'x', '/srv/repo')).toBe(original);
+  });
+});
+
+describe('FsStorage ranged reads into a given buffer', () => {
+  const tmp = useTempDir('zapas-fs-into-');
+
+  it('fill that buffer: the result is a view of it (a restore reuses its read buffers)', async () => {
+    const storage = new FsStorage(tmp());
+    await storage.put('data/ab/obj', Buffer.from('0123456789'));
+    const into = Buffer.alloc(64);
+    const part = await storage.get('data/ab/obj', { offset: 2, length: 5 }, { into });
+    expect(part.toString()).toBe('23456');
+    expect(part.buffer).toBe(into.buffer);
+    expect(part.byteOffset).toBe(into.byteOffset);
   });
 });

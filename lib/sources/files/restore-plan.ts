@@ -15,6 +15,8 @@ export interface FileJob {
   created?: Promise<void>;
   /** Further names of the same inode, linked once the file is complete. */
   readonly hardlinks: Buffer[];
+  /** Set once the file is complete and its hard links made. */
+  done?: boolean;
 }
 
 /** Where one blob goes: a file and an offset in it. */
@@ -44,6 +46,8 @@ export interface PackWork {
 export class RestorePlan {
   private readonly packs = new Map<PackId, Map<BlobId, PackWork['blobs'][number]>>();
   readonly jobs: FileJob[] = [];
+  /** Raw bytes of the files planned. */
+  bytes = 0;
 
   constructor(private readonly index: MasterIndex) {}
 
@@ -83,6 +87,7 @@ export class RestorePlan {
       offset += e.rawLength;
     });
     (job as { size: number }).size = offset;
+    this.bytes += offset;
     this.jobs.push(job);
     return job;
   }

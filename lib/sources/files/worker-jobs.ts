@@ -18,9 +18,10 @@ import type { BlobId, PackId } from '../../repo/ids';
 import { decodeKeyring } from '../../repo/keyring';
 import { GarbageBudget, releaseNow } from '../../repo/memory';
 import { BlobType } from '../../repo/pack';
-import { type JobContext, serveJobs } from '../../repo/worker-host';
+import { type JobContext, serveJobs, WithTransfer } from '../../repo/worker-host';
 import { ExcludeMatcher } from './excludes';
 import { type ExpectedStat, type FileReadResult, readFileBlobs } from './file-reader';
+import { type Creator, ownedAs } from './ownership';
 import type { BatchFileResult } from './read-batcher';
 import { type ScanEntry, type ScanJob, scanEntries } from './scan';
 import { nonZeroRanges } from './sparse';
@@ -54,6 +55,8 @@ export interface RestoreRunJob {
     targets: RestoreTarget[];
   }[];
   asRoot: boolean;
+  /** Owner of the files the restore creates, when known (see Restorer): no chown to the same. */
+  createdAs?: Creator;
 }
 
 /** What a worker needs before its first job (WorkerPool's workerData or configure()). */
@@ -81,11 +84,18 @@ export function startWorker(): void {
       scan: (job, ctx: JobContext) =>
         scanFolder(job.job as ScanJob, job.excludes as string[], chunker, keyring, ctx),
       restore: async (job) => {
+        const buffer = (job.bytes as Uint8Array).buffer as ArrayBuffer;
+        let result: ReturnType<typeof restoreRun>;
         try {
-          return restoreRun(keyring, job as unknown as RestoreRunJob);
-        } finally {
-          releaseNow((job.bytes as Uint8Array).buffer);
+          result = restoreRun(keyring, job as unknown as RestoreRunJob);
+        } catch (err) {
+          releaseNow(buffer);
+          throw err;
         }
+        // A read buffer the main thread reuses goes back to it; any other is freed now.
+        if (job.recycle) return new WithTransfer({ ...result, buffer }, [buffer]);
+        releaseNow(buffer);
+        return result;
       },
       'verify-pack': async (job) => {
         garbage.spend((job.bytes as Uint8Array).length);
@@ -246,7 +256,8 @@ export function restoreRun(
           // The file is as long as its last non-zero byte; only a zero tail (sparse) needs the length set.
           if (file.end !== f.size) withPath(path, () => ftruncateSync(file.fd, f.size));
           files.delete(path.toString('binary'));
-          withPath(path, () => finishOpenFile(file.fd, f, job.asRoot, file.modeSet));
+          const chown = job.asRoot && !ownedAs(f, job.createdAs);
+          withPath(path, () => finishOpenFile(file.fd, f, chown, file.modeSet));
           finished++;
         }
       }
@@ -300,10 +311,10 @@ function modeNeedsNoChmod(mode: number): boolean {
   return UMASK !== undefined && (mode & 0o7000) === 0 && (mode & 0o777 & UMASK) === 0;
 }
 
-/** Owner (as root), mode (unless the file was created with it) and mtime of a finished file, then close. */
-function finishOpenFile(fd: number, f: FinishFile, asRoot: boolean, modeSet: boolean): void {
+/** Owner (when `chown`), mode (unless the file was created with it) and mtime of a finished file, then close. */
+function finishOpenFile(fd: number, f: FinishFile, chown: boolean, modeSet: boolean): void {
   try {
-    if (asRoot) fchownSync(fd, f.uid, f.gid);
+    if (chown) fchownSync(fd, f.uid, f.gid);
     // After the owner: chown clears set-user-ID and set-group-ID bits (a mode set at creation has none).
     if (!modeSet) fchmodSync(fd, f.mode);
     const ns = BigInt(f.mtimeNs);
