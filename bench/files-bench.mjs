@@ -424,8 +424,8 @@ function main() {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
   writeFileSync(path.join(WORK, 'measure.py'), MEASURE_PY);
-  // Room for the data set, both repositories and two restored copies at a time, with a margin (sparse).
-  scratch = makeScratchFs(FS, path.join(WORK, 'fs.img'), Math.max(8, Math.ceil(16 * SCALE)) * 1024 ** 3);
+  // Room for the data set, both repositories and two restored copies at a time, with a margin.
+  scratch = makeScratchFs(FS, path.join(WORK, 'fs.img'), Math.max(4, Math.ceil(10 * SCALE)) * 1024 ** 3);
   log(`  data, repositories and restore targets on ${scratch.detail}`);
 
   // 1. Data set
