@@ -3,6 +3,7 @@ import { compressBlob, SYNC_CODEC_MAX_BYTES } from './compression';
 import { AAD, blobIdOf, seal } from './crypto';
 import type { BlobId, IndexId } from './ids';
 import { encodeIndex, INDEX_PREFIX, type IndexedPack } from './index-file';
+import type { KnownBlobs } from './known-blobs';
 import { releaseNow } from './memory';
 import { BufferedPack, type OpenPack, StreamedPack } from './open-pack';
 import type { BlobType } from './pack';
@@ -53,6 +54,8 @@ export class BlobWriter {
   private failure: Error | undefined;
   /** Index objects written by this writer. */
   readonly indexesWritten: IndexId[] = [];
+  /** Blobs stored or pending, for worker threads to skip sealing (set by whoever hands the filter out). */
+  known: KnownBlobs | undefined;
 
   constructor(
     private readonly repo: Repository,
@@ -111,6 +114,7 @@ export class BlobWriter {
     this.throwIfFailed();
     if (this.has(blob.id)) return undefined;
     this.pending.add(blob.id);
+    this.known?.add(blob.id);
     return this.addSealed(blob);
   }
 

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { BlobWriter } from '../../repo/blob-writer';
 import { chunkStream } from '../../repo/chunk-stream';
 import type { BlobId } from '../../repo/ids';
+import { KnownBlobs } from '../../repo/known-blobs';
 import { BlobType } from '../../repo/pack';
 import type { Repository } from '../../repo/repository';
 import { encodeTree, nodeNameBytes, type TreeNode } from '../../repo/tree';
@@ -101,6 +102,8 @@ export class Archiver {
     private readonly writer: BlobWriter,
     private readonly opts: ArchiveOptions = {},
   ) {
+    // Workers skip sealing what the repository holds: the writer keeps the filter up to date.
+    if (opts.pool) writer.known ??= KnownBlobs.fromIndex(repo.index, writer.dataClass);
     this.batcher = opts.pool
       ? new ReadBatcher(
           opts.pool,
@@ -110,6 +113,7 @@ export class Archiver {
           },
           () => this.writer.settle(),
           opts.excludes?.patterns ?? [],
+          () => this.writer.known?.buffer,
         )
       : undefined;
     this.limiter = new Limiter(this.batcher ? this.batcher.capacity : FILE_READ_PARALLELISM);
@@ -214,11 +218,11 @@ export class Archiver {
             if (this.allStored(node.content)) {
               nodes.push(node);
               this.countFile(outcome, node.size);
-            } else reads.push(this.readApart(dir, { ...node }, outcome !== 'new', nodes));
+            } else reads.push(this.readApart(dir, { ...node }, outcome !== 'new', nodes, true));
             break;
           }
           case 'large':
-            reads.push(this.readApart(dir, entry.node, entry.changed, nodes));
+            reads.push(this.readApart(dir, entry.node, entry.changed, nodes, false));
             break;
           case 'dir':
             folders.push({
@@ -259,17 +263,27 @@ export class Archiver {
 
   /**
    * Reads one file on its own (a large file, or one whose stored content turned out incomplete) and adds
-   * its node to `nodes`. Blobs go to the workers' dedup filter unskipped: every one is sent.
+   * its node to `nodes`. `unskipped` sends every blob: a read that skipped a blob the repository turns
+   * out not to hold (a filter hit is a hint) is made again so.
    */
-  private async readApart(dir: Buffer, node: TreeNode, hadParent: boolean, nodes: TreeNode[]): Promise<void> {
+  private async readApart(
+    dir: Buffer,
+    node: TreeNode,
+    hadParent: boolean,
+    nodes: TreeNode[],
+    unskipped: boolean,
+  ): Promise<void> {
     const path = childPath(dir, nodeNameBytes(node));
     const read = await this.limiter.run(() =>
       readFileEntry(path, node, {
-        read: (p, expect) => (this.batcher ? this.batcher.read(p, expect, true) : this.readHere(p, expect)),
+        read: (p, expect) =>
+          this.batcher ? this.batcher.read(p, expect, unskipped) : this.readHere(p, expect),
         stat: (p) => lstatSync(p, { bigint: true }),
         beforeRead: this.opts.beforeRead,
       }),
     );
+    if (read.node && !unskipped && !this.allStored(read.node.content))
+      return this.readApart(dir, read.node, hadParent, nodes, true);
     if (read.warning) {
       if (read.warning.error) this.result.errors++;
       this.opts.onWarning?.({ path: read.warning.path, message: read.warning.message });

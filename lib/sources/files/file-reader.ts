@@ -17,6 +17,14 @@ export interface ExpectedStat {
   ctimeNs: string;
 }
 
+/** One file of a worker's read job; `unskipped` sends every blob, even those the known-blob filter holds. */
+export interface ReadRequest {
+  /** Path bytes as a latin1 string. */
+  path: string;
+  expect: ExpectedStat;
+  unskipped?: boolean;
+}
+
 let scratchBuffer: Buffer | undefined;
 /** One read buffer per thread, reused for every file (a fresh 16 MiB per file left GC far behind). */
 function scratch(chunker: Chunker): Buffer {

@@ -2,7 +2,7 @@ import { type BlobBatch, batchUsedBytes, unpackBlobBatch } from '../../repo/blob
 import type { PreparedBlob } from '../../repo/blob-codec';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { WorkerJobError } from '../../repo/worker-pool';
-import type { ExpectedStat, FileReadResult } from './file-reader';
+import type { ExpectedStat, FileReadResult, ReadRequest } from './file-reader';
 import type { ScanEntry, ScanJob } from './scan';
 
 /** Files per batch: a job per small file costs more in messages than reading it. */
@@ -15,9 +15,7 @@ export const BATCHES_PER_WORKER = 2;
 /** One file's outcome in a batch: its result, or the error reading it raised. */
 export type BatchFileResult = FileReadResult | { error: { code?: string; message: string } };
 
-interface Request {
-  path: string;
-  expect: ExpectedStat;
+interface Request extends ReadRequest {
   resolve(r: FileReadResult): void;
   reject(err: Error): void;
 }
@@ -44,6 +42,8 @@ export class ReadBatcher {
     settle: () => Promise<void>,
     /** Exclude patterns the workers apply while scanning folders. */
     private readonly excludes: readonly string[] = [],
+    /** The known-blob filter's memory at the time of a job (KnownBlobs.buffer), if there is one. */
+    private readonly known: () => SharedArrayBuffer | undefined = () => undefined,
   ) {
     this.receive = async (msg, reply) => {
       const batch = msg as BlobBatch;
@@ -60,7 +60,11 @@ export class ReadBatcher {
 
   /** Scans entries of a folder on a worker (scan.ts); their blobs stream to onBlob. */
   scan(job: ScanJob): Promise<ScanEntry[]> {
-    return this.pool.run<ScanEntry[]>({ op: 'scan', job, excludes: this.excludes }, [], this.receive);
+    return this.pool.run<ScanEntry[]>(
+      { op: 'scan', job, excludes: this.excludes, known: this.known() },
+      [],
+      this.receive,
+    );
   }
 
   /** How many reads to keep queued: enough to fill every worker's batches. */
@@ -68,10 +72,13 @@ export class ReadBatcher {
     return this.pool.size * BATCHES_PER_WORKER * BATCH_MAX_FILES;
   }
 
-  /** Reads one file (path bytes as a latin1 string cross threads without copying a pooled buffer). */
-  read(path: Buffer, expect: ExpectedStat, _unskipped = false): Promise<FileReadResult> {
+  /**
+   * Reads one file (path bytes as a latin1 string cross threads without copying a pooled buffer);
+   * `unskipped` sends every blob, even those the known-blob filter holds.
+   */
+  read(path: Buffer, expect: ExpectedStat, unskipped = false): Promise<FileReadResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ path: path.toString('latin1'), expect, resolve, reject });
+      this.queue.push({ path: path.toString('latin1'), expect, unskipped, resolve, reject });
       this.queuedBytes += expect.size;
       if (this.queue.length >= BATCH_MAX_FILES || this.queuedBytes >= BATCH_MAX_BYTES) this.flush();
       else if (!this.scheduled) {
@@ -93,7 +100,13 @@ export class ReadBatcher {
     Promise.resolve()
       .then(() =>
         this.pool.run<BatchFileResult[]>(
-          { op: 'read', files: batch.map((r) => ({ path: r.path, expect: r.expect })) },
+          {
+            op: 'read',
+            files: batch.map(
+              (r): ReadRequest => ({ path: r.path, expect: r.expect, unskipped: r.unskipped }),
+            ),
+            known: this.known(),
+          },
           [],
           this.receive,
         ),

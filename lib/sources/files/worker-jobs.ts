@@ -16,11 +16,12 @@ import { verifyPackBytes } from '../../repo/check';
 import { Chunker, type ChunkerParams, gearTable } from '../../repo/chunker';
 import type { BlobId, PackId } from '../../repo/ids';
 import { decodeKeyring } from '../../repo/keyring';
+import { KnownBlobs } from '../../repo/known-blobs';
 import { GarbageBudget, releaseNow } from '../../repo/memory';
 import { BlobType } from '../../repo/pack';
 import { type JobContext, serveJobs, WithTransfer } from '../../repo/worker-host';
 import { ExcludeMatcher } from './excludes';
-import { type ExpectedStat, type FileReadResult, readFileBlobs } from './file-reader';
+import { type ExpectedStat, type FileReadResult, type ReadRequest, readFileBlobs } from './file-reader';
 import { type Creator, ownedAs } from './ownership';
 import type { BatchFileResult } from './read-batcher';
 import { type ScanEntry, type ScanJob, scanEntries } from './scan';
@@ -80,9 +81,22 @@ export function startWorker(): void {
   serveJobs(
     {
       read: (job, ctx: JobContext) =>
-        readBatch(job.files as { path: string; expect: ExpectedStat }[], chunker, keyring, ctx),
+        readBatch(
+          job.files as ReadRequest[],
+          job.known as SharedArrayBuffer | undefined,
+          chunker,
+          keyring,
+          ctx,
+        ),
       scan: (job, ctx: JobContext) =>
-        scanFolder(job.job as ScanJob, job.excludes as string[], chunker, keyring, ctx),
+        scanFolder(
+          job.job as ScanJob,
+          job.excludes as string[],
+          job.known as SharedArrayBuffer | undefined,
+          chunker,
+          keyring,
+          ctx,
+        ),
       restore: async (job) => {
         const buffer = (job.bytes as Uint8Array).buffer as ArrayBuffer;
         let result: ReturnType<typeof restoreRun>;
@@ -133,22 +147,33 @@ function batchBuilder(keyring: ReturnType<typeof decodeKeyring>, chunker: Chunke
 
 /**
  * Runs a job that reads files: `fn` gets a reader of one file whose chunks are hashed, compressed and sealed
- * here and reach the main thread in batches of transferred buffers.
+ * here and reach the main thread in batches of transferred buffers. Chunks the `known` filter (KnownBlobs)
+ * holds are hashed only, unless the read is `unskipped`.
  */
 async function withFileReader<T>(
   keyring: ReturnType<typeof decodeKeyring>,
   chunker: Chunker,
+  known: SharedArrayBuffer | undefined,
   ctx: JobContext,
-  fn: (read: (path: Buffer, expect: ExpectedStat) => Promise<FileReadResult>) => Promise<T>,
+  fn: (
+    read: (path: Buffer, expect: ExpectedStat, unskipped?: boolean) => Promise<FileReadResult>,
+  ) => Promise<T>,
 ): Promise<T> {
   const batches = batchBuilder(keyring, chunker);
   batchJob = ctx;
+  const skip = known ? (id: BlobId) => KnownBlobs.mayHold(known, id) : undefined;
   const addChunk = (chunk: Buffer) => {
+    garbage.spend(chunk.length);
+    return batches.add(BlobType.Data, chunk, skip);
+  };
+  const addEvery = (chunk: Buffer) => {
     garbage.spend(chunk.length);
     return batches.add(BlobType.Data, chunk);
   };
   try {
-    const result = await fn((path, expect) => readFileBlobs(path, expect, chunker, addChunk));
+    const result = await fn((path, expect, unskipped) =>
+      readFileBlobs(path, expect, chunker, unskipped ? addEvery : addChunk),
+    );
     await batches.flush();
     return result;
   } finally {
@@ -158,16 +183,17 @@ async function withFileReader<T>(
 
 /** Reads a batch of files, each with its result or its error. */
 function readBatch(
-  files: { path: string; expect: ExpectedStat }[],
+  files: ReadRequest[],
+  known: SharedArrayBuffer | undefined,
   chunker: Chunker,
   keyring: ReturnType<typeof decodeKeyring>,
   ctx: JobContext,
 ): Promise<BatchFileResult[]> {
-  return withFileReader(keyring, chunker, ctx, async (read) => {
+  return withFileReader(keyring, chunker, known, ctx, async (read) => {
     const results: BatchFileResult[] = [];
     for (const f of files) {
       try {
-        results.push(await read(Buffer.from(f.path, 'latin1'), f.expect));
+        results.push(await read(Buffer.from(f.path, 'latin1'), f.expect, f.unskipped));
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         results.push({ error: { code: e.code, message: e.message } });
@@ -181,11 +207,12 @@ function readBatch(
 function scanFolder(
   job: ScanJob,
   excludes: string[],
+  known: SharedArrayBuffer | undefined,
   chunker: Chunker,
   keyring: ReturnType<typeof decodeKeyring>,
   ctx: JobContext,
 ): Promise<ScanEntry[]> {
-  return withFileReader(keyring, chunker, ctx, (read) =>
+  return withFileReader(keyring, chunker, known, ctx, (read) =>
     scanEntries(job, { excludes: excludeMatcher(excludes), readFile: read }),
   );
 }
