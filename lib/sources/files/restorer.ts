@@ -303,6 +303,8 @@ export class Restorer {
       const into = this.readBuffers.take(length);
       const bytes = await this.repo.storage.get(packName, { offset: start, length }, { into });
       const recycle = into !== undefined && bytes.buffer === into.buffer;
+      // A storage that read into memory of its own (S3) left the buffer untouched: keep it for the next run.
+      if (into && !recycle) this.readBuffers.give(into.buffer as ArrayBuffer);
       const lastTarget = new Map<FileJob, RestoreTarget>();
       const blobs = run.blobs.map((b) => ({
         id: b.id,
