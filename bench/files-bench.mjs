@@ -4,7 +4,7 @@
 //   BENCH_SCALE=0.05 npm run bench      (quick trial, well under a minute)
 //
 // Environment: BENCH_SCALE (default 1.0), BENCH_STEP_TIMEOUT seconds per command (default 7200, 0 = none),
-// BENCH_REPEAT (3), BENCH_FS=plain (no loop file system, see scratch-fs.mjs).
+// BENCH_REPEAT (5), BENCH_FS=plain (no loop file system, see scratch-fs.mjs).
 // Everything lives in bench/work/ (wiped at start): logs there, the data set, repositories and restore targets in
 // bench/work/fs/, a journaled ext4 of the bench's own when run as root. The report goes to bench/results.md.
 // Exit status 1 when any command failed or a restore differed from its source; the report is still written.
@@ -55,7 +55,7 @@ const SCALE = Number(scaleText);
 if (!(SCALE > 0)) die(`BENCH_SCALE must be a positive number, not "${scaleText}"`);
 const STEP_TIMEOUT = Number(process.env.BENCH_STEP_TIMEOUT ?? 7200);
 /** Runs of the steps with a speed target above 1x (initial backup, restore): their median is reported. */
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 if (!(Number.isInteger(REPEAT) && REPEAT >= 1))
   die(`BENCH_REPEAT must be a whole number >= 1, not "${process.env.BENCH_REPEAT}"`);
 
