@@ -17,6 +17,12 @@ export const EXIT = {
   noRepository: 10,
   locked: 11,
   wrongKey: 12,
+  /**
+   * wal-fetch only: recovery must stop rather than end here (the file is damaged, a later one exists so
+   * this one is a gap, or the archive cannot be read). PostgreSQL aborts recovery on a restore_command
+   * exit status above 125; any other non-zero status would tell it the WAL simply ends.
+   */
+  walAbort: 200,
 } as const;
 
 /** The exit code of an error, mapped once here. */
@@ -39,4 +45,5 @@ export const EXIT_TEXT: Record<number, string> = {
   10: 'no repository at that location',
   11: 'repository locked by another process',
   12: 'wrong password or key',
+  200: 'wal-fetch: stop recovery (damaged file, a gap in the archive, or the archive cannot be read)',
 };

@@ -7,6 +7,7 @@ import { forget } from './forget';
 import { init } from './init';
 import { key } from './key';
 import { ls } from './ls';
+import { pg } from './pg';
 import { prune } from './prune';
 import { restore } from './restore';
 import { snapshots } from './snapshots';
@@ -28,4 +29,5 @@ export const VERBS: readonly Verb[] = [
   copy,
   key,
   unlock,
+  pg,
 ];

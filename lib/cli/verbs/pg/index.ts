@@ -1,0 +1,12 @@
+import type { Verb } from '../../verb';
+import { walFetch } from './wal-fetch';
+import { walPush } from './wal-push';
+
+/** `zapas pg …`: PostgreSQL base backups, WAL archiving, point-in-time restore, logical dumps. */
+export const pg: Verb = {
+  name: 'pg',
+  summary: 'PostgreSQL: base backups, WAL archive, point-in-time restore, dumps, verification',
+  exits: [0, 1, 2],
+  run: async () => 2,
+  subverbs: [walPush, walFetch],
+};
