@@ -285,3 +285,85 @@ export async function mkdirAsPg(dir: string): Promise<void> {
   if (AS_ROOT) await runOk(runAsPg('mkdir', ['-p', dir]));
   else await mkdir(dir, { recursive: true });
 }
+
+/** A server started on a restored data directory (its own port and socket folder). */
+export class RestoredServer {
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    readonly socketDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Starts postgres on `dataDir` and waits until it accepts connections (recovery may go on). */
+  static async start(
+    dataDir: string,
+    opts: { env?: NodeJS.ProcessEnv; archive?: boolean } = {},
+  ): Promise<RestoredServer> {
+    const port = await freePort();
+    const socketDir = `${dataDir}.sock`;
+    await mkdirAsPg(socketDir);
+    const env = opts.env ?? { PATH: process.env.PATH };
+    const options = [`-p ${port}`, `-k ${socketDir}`, ...(opts.archive ? [] : ['-c archive_mode=off'])].join(
+      ' ',
+    );
+    const r = await runAsPg(
+      join(PG_BIN, 'pg_ctl'),
+      ['-D', dataDir, '-l', `${dataDir}.log`, '-o', options, '-w', '-t', '120', 'start'],
+      { env },
+    );
+    if (r.code !== 0) {
+      const log = await runAsPg('tail', ['-n', '30', `${dataDir}.log`]);
+      throw new Error(`the restored server did not start: ${r.stderr}\n${log.stdout}`);
+    }
+    return new RestoredServer(dataDir, port, socketDir, env);
+  }
+
+  async sql(query: string): Promise<string> {
+    const r = await runAsPg(
+      join(PG_BIN, 'psql'),
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        this.socketDir,
+        '-p',
+        String(this.port),
+        '-d',
+        'postgres',
+        '-c',
+        query,
+      ],
+      { env: this.env },
+    );
+    if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  /** Waits until recovery is over (promoted) or paused at its target. */
+  async untilRecovered(timeoutMs = 60_000): Promise<'promoted' | 'paused'> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await this.sql(
+        "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 'promoted' WHEN pg_get_wal_replay_pause_state() = 'paused' THEN 'paused' ELSE 'recovering' END",
+      );
+      if (state === 'promoted' || state === 'paused') return state;
+      if (Date.now() > end) throw new Error('recovery did not finish in time');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await runAsPg(join(PG_BIN, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+      env: this.env,
+    });
+  }
+
+  /** The server log, for failing tests. */
+  async log(): Promise<string> {
+    return (await runAsPg('cat', [`${this.dataDir}.log`])).stdout;
+  }
+}

@@ -1,10 +1,8 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { BlobWriter } from '../../repo/blob-writer';
-import { Lock } from '../../repo/lock';
-import { loadCondemned } from '../../repo/prune-marks';
 import type { Repository } from '../../repo/repository';
 import type { Snapshot, SnapshotRecord } from '../../repo/snapshot';
+import { withWriteSession } from '../write-session';
 import { type ArchiveOptions, Archiver } from './archiver';
 
 export const PROGRAM = 'zapas 0.1.0';
@@ -47,72 +45,58 @@ export async function backupFiles(
   const now = opts.now ?? (() => new Date());
   const absolute = [...new Set(paths.map((p) => resolve(p)))].sort();
   const source = opts.source ?? defaultSourceName(absolute);
-  // Lock first, then read prune marks, then announce which marks we saw: a prune that lists locks
-  // between these steps sees a backup that has not seen its mark, and waits (docs/locking.md).
-  const lock = await Lock.acquire(repo, 'backup');
-  try {
-    const condemned = await loadCondemned(repo);
-    await lock.refresh({ sawMarks: condemned.markIds });
-    await repo.loadIndex();
-    // Packs condemned by prune no longer serve deduplication: their blobs are written again.
-    for (const pack of condemned.packs) repo.index.dropPack(pack);
-    // A damaged old snapshot must not stop new backups: it is named, and the parent is chosen among
-    // the readable ones (`check` reports the damage).
-    const readable = await repo.listSnapshots((name, err) => opts.onDamage?.(name, err.message));
-    const parent = readable
-      .filter((s) => s.snapshot.source === source && sameList(s.snapshot.paths, absolute))
-      .at(-1);
-    const writer = new BlobWriter(repo, opts.dataClass ?? 'default');
-    const archiver = new Archiver(repo, writer, {
-      ...opts,
-      parentTree: parent?.snapshot.tree,
-      ...(parent ? { expectedBytes: parent.snapshot.summary.bytesProcessed } : {}),
-    });
-    let result: Awaited<ReturnType<Archiver['archive']>>;
-    try {
-      result = await archiver.archive(absolute);
-      await writer.flush();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
-    const snapshot: Snapshot = {
-      version: 1,
-      time: now().toISOString(),
-      source,
-      hostname: hostname(),
-      username: safeUser(),
-      paths: absolute,
-      tags: [...new Set(opts.tags ?? [])].sort(),
-      dataClass: opts.dataClass ?? 'default',
-      ...(parent ? { parent: parent.id } : {}),
-      tree: result.tree,
-      excludes: opts.excludePatterns ?? [],
-      summary: {
-        filesNew: result.filesNew,
-        filesChanged: result.filesChanged,
-        filesUnmodified: result.filesUnmodified,
-        dirs: result.dirs,
-        bytesProcessed: result.bytesProcessed,
-        bytesAdded: writer.stats.bytesAdded,
-        blobsAdded: writer.stats.blobsAdded,
-        durationMs: Date.now() - started,
-        errors: result.errors,
-      },
-      program: PROGRAM,
-    };
-    const snapshotId = await repo.saveSnapshot(snapshot);
-    return { snapshotId, snapshot, parent };
-  } finally {
-    await lock.release();
-  }
+  return withWriteSession(
+    repo,
+    { dataClass: opts.dataClass, onDamage: opts.onDamage },
+    async ({ writer, snapshots }) => {
+      const parent = snapshots
+        .filter((s) => s.snapshot.source === source && sameList(s.snapshot.paths, absolute))
+        .at(-1);
+      const archiver = new Archiver(repo, writer, {
+        ...opts,
+        parentTree: parent?.snapshot.tree,
+        ...(parent ? { expectedBytes: parent.snapshot.summary.bytesProcessed } : {}),
+      });
+      return { parent, result: await archiver.archive(absolute), writer };
+    },
+    async ({ parent, result, writer }) => {
+      const snapshot: Snapshot = {
+        version: 1,
+        time: now().toISOString(),
+        source,
+        hostname: hostname(),
+        username: safeUser(),
+        paths: absolute,
+        tags: [...new Set(opts.tags ?? [])].sort(),
+        dataClass: opts.dataClass ?? 'default',
+        ...(parent ? { parent: parent.id } : {}),
+        tree: result.tree,
+        excludes: opts.excludePatterns ?? [],
+        summary: {
+          filesNew: result.filesNew,
+          filesChanged: result.filesChanged,
+          filesUnmodified: result.filesUnmodified,
+          dirs: result.dirs,
+          bytesProcessed: result.bytesProcessed,
+          bytesAdded: writer.stats.bytesAdded,
+          blobsAdded: writer.stats.blobsAdded,
+          durationMs: Date.now() - started,
+          errors: result.errors,
+        },
+        program: PROGRAM,
+      };
+      const snapshotId = await repo.saveSnapshot(snapshot);
+      return { snapshotId, snapshot, parent };
+    },
+  );
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function safeUser(): string {
+/** The user running the backup, for the snapshot (unknown when the system has no name for it). */
+export function safeUser(): string {
   try {
     return userInfo().username;
   } catch {

@@ -1,0 +1,222 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { Client } from 'pg';
+import { parseConninfo } from './conninfo';
+import { PgServerError } from './server';
+
+/** One archive of a base backup as the server sends it: base (no tablespace path), a tablespace, or the manifest. */
+export interface BackupArchive {
+  /** base.tar, <oid>.tar, or backup_manifest. */
+  readonly name: string;
+  /** The tablespace's folder on the server; empty for the base archive and the manifest. */
+  readonly tablespacePath: string;
+  readonly stream: Readable;
+}
+
+/** What the server reported around the archives. */
+export interface BaseBackupResult {
+  startLsn: string;
+  stopLsn: string;
+  timeline: number;
+}
+
+export interface BaseBackupRequest {
+  conninfo: string;
+  label: string;
+  /** Ask the server to add the WAL of the backup to the base archive (pg_basebackup -X fetch). */
+  includeWal: boolean;
+  /** Called for each archive in turn; the stream must be read to its end (back-pressure pauses the server). */
+  onArchive: (archive: BackupArchive) => void;
+  /** Ends the backup early (a reader failed: the server would otherwise wait for it forever). */
+  signal?: AbortSignal;
+}
+
+/** Lowest server version whose BASE_BACKUP speaks the framing this client reads (one COPY, typed messages). */
+export const MIN_SERVER_VERSION = 150000;
+
+/**
+ * Takes a base backup over the replication protocol, as pg_basebackup does, and streams each archive to
+ * the caller: nothing is written to local disk, and tablespaces come as archives of their own. The server
+ * runs the checkpoint, sends base.tar and the tablespaces' archives, then the manifest, and waits until
+ * the WAL the backup needs is archived (WAIT true) unless that WAL is included.
+ */
+export async function takeBaseBackup(req: BaseBackupRequest): Promise<BaseBackupResult> {
+  const c = parseConninfo(req.conninfo);
+  const client = new Client({
+    ...(c.host !== undefined ? { host: c.host } : {}),
+    ...(c.port !== undefined ? { port: c.port } : {}),
+    ...(c.user !== undefined ? { user: c.user } : {}),
+    database: c.dbname ?? 'replication',
+    replication: 'true',
+    application_name: c.application_name ?? 'zapas',
+    connectionTimeoutMillis: (c.connect_timeout ?? 10) * 1000,
+  } as ConstructorParameters<typeof Client>[0]);
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new PgServerError(`cannot open a replication connection: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const sql =
+    `BASE_BACKUP (LABEL ${literal(req.label)}, CHECKPOINT 'fast', WAIT true, WAL ${req.includeWal}, ` +
+    `MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C', TABLESPACE_MAP true, PROGRESS false)`;
+  try {
+    const query = new BaseBackupQuery(sql, req.onArchive);
+    const abort = () => {
+      const reason = req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted');
+      query.abort(reason);
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    };
+    if (req.signal?.aborted) abort();
+    req.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      client.query(query as never);
+      return await query.result;
+    } finally {
+      req.signal?.removeEventListener('abort', abort);
+    }
+  } catch (err) {
+    throw err instanceof PgServerError
+      ? err
+      : new PgServerError(`base backup failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The messages node-postgres hands a submittable query (the parts this one uses). */
+interface Connection {
+  query(text: string): void;
+  stream: { pause(): void; resume(): void };
+}
+
+/**
+ * A node-postgres "submittable": runs BASE_BACKUP with the simple query protocol and parses its COPY data.
+ * PostgreSQL 15 sends one CopyOut whose messages start with a type byte: 'n' a new archive (name and
+ * tablespace path, NUL-terminated), 'm' the manifest follows, 'd' data of the current archive, 'p' progress.
+ * Result sets before and after give the start and end positions.
+ */
+class BaseBackupQuery {
+  private readonly rows: (string | null)[][] = [];
+  private current: PassThrough | undefined;
+  private settle!: { resolve: (r: BaseBackupResult) => void; reject: (e: Error) => void };
+  private failed: Error | undefined;
+  readonly result = new Promise<BaseBackupResult>((resolve, reject) => {
+    this.settle = { resolve, reject };
+  });
+  /** node-postgres calls back through `callback` when there is one; a promise otherwise. */
+  callback?: (err: Error | null) => void;
+
+  constructor(
+    private readonly text: string,
+    private readonly onArchive: (archive: BackupArchive) => void,
+  ) {
+    this.result.catch(() => undefined);
+  }
+
+  submit(connection: Connection): void {
+    connection.query(this.text);
+  }
+
+  handleRowDescription(): void {}
+
+  handleDataRow(msg: { fields: (string | null)[] }): void {
+    this.rows.push(msg.fields);
+  }
+
+  handleCopyData(msg: { chunk: Buffer }, connection: Connection): void {
+    const chunk = msg.chunk;
+    const type = String.fromCharCode(chunk[0]!);
+    if (type === 'n') {
+      const [name, path] = cStrings(chunk.subarray(1), 2);
+      this.open(name!, path!);
+    } else if (type === 'm') {
+      this.open('backup_manifest', '');
+    } else if (type === 'd') {
+      if (!this.current)
+        return this.fail(new PgServerError('the server sent backup data before naming its archive'));
+      // A copy: node-postgres hands out views of its read buffer, which the next socket read overwrites
+      // while the archive's reader may not have taken these bytes yet.
+      if (!this.current.write(Buffer.from(chunk.subarray(1)))) {
+        // Back-pressure: the archive's reader is behind; stop reading the socket until it drains.
+        connection.stream.pause();
+        this.current.once('drain', () => connection.stream.resume());
+      }
+    } else if (type !== 'p') {
+      this.fail(
+        new PgServerError(`unexpected message "${type}" in the base backup stream (a server older than 15?)`),
+      );
+    }
+  }
+
+  handleCommandComplete(): void {
+    this.close();
+  }
+
+  handleEmptyQuery(): void {}
+
+  handlePortalSuspended(): void {}
+
+  handleError(err: Error): void {
+    this.fail(new PgServerError(`the server ended the base backup: ${err.message}`, { cause: err }));
+    this.callback?.(err);
+  }
+
+  handleReadyForQuery(): void {
+    this.close();
+    if (this.failed) return;
+    // Rows: the start position (LSN, timeline), tablespaces (oid, path, size)…, then the end position.
+    const start = this.rows[0];
+    const end = this.rows.at(-1);
+    if (!start || !end || this.rows.length < 2) {
+      this.fail(new PgServerError('the server sent no start or end position for the base backup'));
+      return;
+    }
+    this.settle.resolve({
+      startLsn: start[0] ?? '',
+      stopLsn: end[0] ?? '',
+      timeline: Number(end[1] ?? start[1]),
+    });
+    this.callback?.(null);
+  }
+
+  /** Fails the backup from outside (the caller then closes the connection). */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
+  private open(name: string, tablespacePath: string): void {
+    this.close();
+    this.current = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    this.onArchive({ name, tablespacePath, stream: this.current });
+  }
+
+  private close(): void {
+    this.current?.end();
+    this.current = undefined;
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.current?.destroy(err);
+    this.current = undefined;
+    this.settle.reject(err);
+  }
+}
+
+/** `count` NUL-terminated strings at the start of `buf`. */
+function cStrings(buf: Buffer, count: number): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const end = buf.indexOf(0, at);
+    out.push(buf.toString('utf8', at, end < 0 ? buf.length : end));
+    at = end < 0 ? buf.length : end + 1;
+  }
+  return out;
+}
