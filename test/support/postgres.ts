@@ -201,9 +201,16 @@ export class TestCluster {
     await runOk(
       runAsPg('sh', ['-c', `cat >> ${dataDir}/postgresql.conf`], { input: `${lines.join('\n')}\n` }),
     );
+    // Trust on the Unix socket (the tests' own connections), passwords over TCP (the credential tests).
     await runOk(
-      runAsPg('sh', ['-c', `cat >> ${dataDir}/pg_hba.conf`], {
-        input: 'host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n',
+      runAsPg('sh', ['-c', `cat > ${dataDir}/pg_hba.conf`], {
+        input: [
+          'local all all trust',
+          'local replication all trust',
+          'host all all 127.0.0.1/32 scram-sha-256',
+          'host replication all 127.0.0.1/32 scram-sha-256',
+          '',
+        ].join('\n'),
       }),
     );
     await cluster.start();

@@ -1,5 +1,6 @@
 import type { Verb } from '../../verb';
 import { pgBackup } from './backup';
+import { pgBackups } from './backups';
 import { pgRestore } from './restore';
 import { walFetch } from './wal-fetch';
 import { walPush } from './wal-push';
@@ -10,5 +11,5 @@ export const pg: Verb = {
   summary: 'PostgreSQL: base backups, WAL archive, point-in-time restore, dumps, verification',
   exits: [0, 1, 2],
   run: async () => 2,
-  subverbs: [pgBackup, pgRestore, walPush, walFetch],
+  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch],
 };
