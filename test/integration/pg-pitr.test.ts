@@ -144,4 +144,52 @@ describePg('zapas pg backup and point-in-time restore', () => {
   it('to the end of the archived WAL', async () => {
     expect(await restoreAndRead([])).toEqual([1, 2, 3, 4, 5, 6]);
   });
+
+  it('after a PITR: the new timeline archives on, is backed up, and restores (from its own backup and, following it, from the old one)', async () => {
+    const target = join(await makePgDir(), 'data');
+    const r = await zapasAsPg(repo, [
+      'pg',
+      'restore',
+      '--source',
+      'payments',
+      '--target',
+      target,
+      '--promote',
+      '--time',
+      marks.time!,
+    ]);
+    expect(r.code).toBe(0);
+    // This one archives to the same source: its timeline 2 goes into the archive beside timeline 1.
+    const branch = await RestoredServer.start(target, { env: repo.env, archive: true });
+    try {
+      expect(await branch.untilRecovered()).toBe('promoted');
+      expect(await branch.sql('SELECT timeline_id FROM pg_control_checkpoint()')).toBe('2');
+      await branch.sql('INSERT INTO orders VALUES (100, $$on timeline 2$$)');
+      const b = await zapasAsPg(repo, [
+        'pg',
+        'backup',
+        '--source',
+        'payments',
+        '--pg',
+        branch.conninfo,
+        '--type',
+        'incr',
+        '--json',
+      ]);
+      expect(b.code).toBe(0);
+      expect(lastJson(b.stdout)).toMatchObject({ timeline: 2, type: 'incr', parent: expect.any(String) });
+      await branch.sql('INSERT INTO orders VALUES (101, $$later on timeline 2$$)');
+      const segment = await branch.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
+      await branch.sql('SELECT pg_switch_wal()');
+      for (let i = 0; i < 150; i++) {
+        if ((await branch.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= segment)
+          break;
+        await sleep(200);
+      }
+    } finally {
+      await branch.stop();
+    }
+    expect(await restoreAndRead([])).toEqual([1, 100, 101]);
+    expect(await restoreAndRead(['--snapshot', backupId])).toEqual([1, 100, 101]);
+  });
 });

@@ -302,6 +302,11 @@ export class RestoredServer {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
+  /** libpq connection string of the restored server. */
+  get conninfo(): string {
+    return `host=${this.socketDir} port=${this.port} user=postgres dbname=postgres`;
+  }
+
   /** Starts postgres on `dataDir` and waits until it accepts connections (recovery may go on). */
   static async start(
     dataDir: string,

@@ -16,31 +16,31 @@ export function shellWord(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `"${value.replace(/(["$`\\])/g, '\\$1')}"`;
 }
 
-/** The recovery settings for a target, as postgresql.conf lines. */
+/**
+ * The recovery settings for a target, as postgresql.conf lines. Every recovery_target_* setting is given,
+ * empty where it is not the target: a data directory backed up from a server that was itself restored
+ * carries that restore's target in postgresql.auto.conf, and would stop there again.
+ */
 export function recoveryLines(
   restoreCommand: string,
   target: RecoveryTarget,
   action: TargetAction,
 ): string[] {
-  const lines = [`restore_command = ${confString(restoreCommand)}`, "recovery_target_timeline = 'latest'"];
-  switch (target.kind) {
-    case 'time':
-      lines.push(`recovery_target_time = ${confString(pgTimestamp(target.time))}`);
-      break;
-    case 'lsn':
-      lines.push(`recovery_target_lsn = ${confString(formatLsn(target.lsn))}`);
-      break;
-    case 'xid':
-      lines.push(`recovery_target_xid = ${confString(target.xid)}`);
-      break;
-    case 'name':
-      lines.push(`recovery_target_name = ${confString(target.name)}`);
-      break;
-    case 'end':
-      return lines;
-  }
-  lines.push(`recovery_target_action = ${confString(action)}`);
-  return lines;
+  const values: Record<string, string> = {
+    recovery_target: '',
+    recovery_target_time: target.kind === 'time' ? pgTimestamp(target.time) : '',
+    recovery_target_lsn: target.kind === 'lsn' ? formatLsn(target.lsn) : '',
+    recovery_target_xid: target.kind === 'xid' ? target.xid : '',
+    recovery_target_name: target.kind === 'name' ? target.name : '',
+  };
+  // The empty ones first: setting one to '' after another holds a target is "multiple recovery targets".
+  const ordered = Object.entries(values).sort(([, a], [, b]) => (a === '' ? 0 : 1) - (b === '' ? 0 : 1));
+  return [
+    `restore_command = ${confString(restoreCommand)}`,
+    "recovery_target_timeline = 'latest'",
+    ...ordered.map(([k, v]) => `${k} = ${confString(v)}`),
+    `recovery_target_action = ${confString(target.kind === 'end' ? 'promote' : action)}`,
+  ];
 }
 
 /**

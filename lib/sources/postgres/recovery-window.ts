@@ -65,7 +65,7 @@ export function backupWindows(
       return [{ id: b.id, info, reachable: info.stopWal }];
     if (!range || segmentNumber(range.first, size) > start)
       return [{ id: b.id, info, missing: info.startWal }];
-    const hole = range.gaps.map((g) => segmentNumber(g, size)).find((g) => g > start);
+    const hole = range.gaps.map((g) => segmentNumber(g, size)).find((g) => g >= start);
     const end = hole !== undefined ? hole - 1n : segmentNumber(range.last, size);
     if (end < stop && !info.walIncluded)
       return [{ id: b.id, info, missing: segmentName(info.timeline, end + 1n, size) }];
