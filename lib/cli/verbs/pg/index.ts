@@ -1,7 +1,9 @@
 import type { Verb } from '../../verb';
 import { pgBackup } from './backup';
 import { pgBackups } from './backups';
+import { pgDump } from './dump';
 import { pgRestore } from './restore';
+import { pgRestoreDump } from './restore-dump';
 import { walFetch } from './wal-fetch';
 import { walPush } from './wal-push';
 
@@ -11,5 +13,5 @@ export const pg: Verb = {
   summary: 'PostgreSQL: base backups, WAL archive, point-in-time restore, dumps, verification',
   exits: [0, 1, 2],
   run: async () => 2,
-  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch],
+  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch, pgDump, pgRestoreDump],
 };
