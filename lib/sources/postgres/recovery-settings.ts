@@ -27,7 +27,7 @@ export function recoveryLines(
   action: TargetAction,
 ): string[] {
   const values: Record<string, string> = {
-    recovery_target: '',
+    recovery_target: target.kind === 'immediate' ? 'immediate' : '',
     recovery_target_time: target.kind === 'time' ? pgTimestamp(target.time) : '',
     recovery_target_lsn: target.kind === 'lsn' ? formatLsn(target.lsn) : '',
     recovery_target_xid: target.kind === 'xid' ? target.xid : '',

@@ -8,6 +8,8 @@ export type RecoveryTarget =
   | { kind: 'lsn'; lsn: bigint; text: string }
   | { kind: 'xid'; xid: string }
   | { kind: 'name'; name: string }
+  /** As soon as the backup is consistent (verification). */
+  | { kind: 'immediate' }
   | { kind: 'end' };
 
 /** A target that no backup and WAL in the repository can reach: said before anything is written. */

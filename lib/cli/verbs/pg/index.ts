@@ -4,6 +4,7 @@ import { pgBackups } from './backups';
 import { pgDump } from './dump';
 import { pgRestore } from './restore';
 import { pgRestoreDump } from './restore-dump';
+import { pgVerify } from './verify';
 import { walFetch } from './wal-fetch';
 import { walPush } from './wal-push';
 
@@ -13,5 +14,5 @@ export const pg: Verb = {
   summary: 'PostgreSQL: base backups, WAL archive, point-in-time restore, dumps, verification',
   exits: [0, 1, 2],
   run: async () => 2,
-  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch, pgDump, pgRestoreDump],
+  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch, pgDump, pgRestoreDump, pgVerify],
 };

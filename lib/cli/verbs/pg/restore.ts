@@ -129,7 +129,7 @@ export function parseTime(text: string): Date {
  * restore_command for the restored server: this program with this repository and password file (the
  * server's environment has neither), fetching this source's WAL. The password itself never goes in.
  */
-function defaultRestoreCommand(ctx: VerbContext, source: string): string {
+export function defaultRestoreCommand(ctx: VerbContext, source: string): string {
   const passwordFile = ctx.globals.passwordFile ?? ctx.io.env.ZAPAS_PASSWORD_FILE;
   if (!passwordFile)
     throw new UsageError(
