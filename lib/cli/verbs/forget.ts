@@ -6,7 +6,7 @@ import { openRepo } from '../context';
 import { UsageError } from '../errors';
 import { printJson } from '../io';
 import { collect, intOption, type Verb } from '../verb';
-import { parseGrace } from './prune';
+import { expireWal, parseGrace } from './prune';
 
 const KEEP = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 
@@ -98,11 +98,13 @@ export const forget: Verb = {
     if (!opts.json && !ctx.globals.quiet)
       ctx.io.stdout.write(`${remove.length} snapshot(s) ${opts.dryRun ? 'would be ' : ''}removed\n`);
     if (opts.prune && !opts.dryRun) {
+      const onInfo = (line: string) => !ctx.globals.quiet && !opts.json && ctx.io.stdout.write(`${line}\n`);
       const report = await pruneRepository(repo, {
         graceMs: parseGrace(opts.grace as string | undefined),
-        onInfo: (line) => !ctx.globals.quiet && !opts.json && ctx.io.stdout.write(`${line}\n`),
+        onInfo,
       });
-      if (opts.json) printJson(ctx.io, { messageType: 'prune', ...report });
+      const wal = await expireWal(repo, { dryRun: false, onInfo });
+      if (opts.json) printJson(ctx.io, { messageType: 'prune', ...report, ...wal });
     }
     return 0;
   },
