@@ -23,6 +23,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeMeasurer, median, readText } from './measure.mjs';
 import { makeScratchFs, unmountStale } from './scratch-fs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,6 +48,8 @@ const shebangEnv = Object.fromEntries(
   ]),
 );
 const RESULTS = path.join(BENCH, 'results.md');
+/** Where bench/pg-bench.mjs's part of results.md begins. */
+const PG_MARK = '<!-- bench:pg -->';
 const PASSWORD = 'bench-password-not-secret';
 const MiB = 1024 * 1024;
 
@@ -101,80 +104,11 @@ function capture(cmd, args, opts = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Measuring helper: runs one command in a new session, reports wall time, peak RSS of the largest process in
-// the child tree (getrusage(RUSAGE_CHILDREN).ru_maxrss, KiB on Linux) and CPU time. GNU time is not needed.
+// Measuring (bench/measure.mjs); set up in main() once the work folder exists.
 
-const MEASURE_PY = `
-import json, os, resource, signal, subprocess, sys, time
-out, timeout, stdout_path, stderr_path = sys.argv[1:5]
-cmd = sys.argv[5:]
-timeout = float(timeout)
-timed_out = False
-with open(stdout_path, "wb") as so, open(stderr_path, "wb") as se:
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=so, stderr=se, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        rc = p.wait(timeout=timeout if timeout > 0 else None)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(p.pid, signal.SIGKILL)
-        rc = p.wait()
-    t1 = time.perf_counter()
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open(out, "w") as f:
-    json.dump({"rc": rc, "seconds": t1 - t0, "maxrssKiB": ru.ru_maxrss, "user": ru.ru_utime,
-               "sys": ru.ru_stime, "timedOut": timed_out}, f)
-`;
-
-let runCounter = 0;
-
-/** Runs `argv` under the measuring helper (after `sync`); returns {ok, rc, seconds, peakBytes, cpu, stdout, stderr}. */
-function measured(label, argv, env) {
-  spawnSync('sync');
-  const n = String(++runCounter).padStart(2, '0');
-  const base = path.join(LOGS, `${n}-${label.replace(/[^a-z0-9-]+/gi, '_')}`);
-  const outJson = `${base}.measure.json`;
-  const r = spawnSync(
-    'python3',
-    [
-      path.join(WORK, 'measure.py'),
-      outJson,
-      String(STEP_TIMEOUT),
-      `${base}.stdout`,
-      `${base}.stderr`,
-      ...argv,
-    ],
-    { cwd: WORK, env: { ...process.env, ...env }, stdio: 'inherit' },
-  );
-  let m;
-  try {
-    m = JSON.parse(readFileSync(outJson, 'utf8'));
-  } catch {
-    m = { rc: r.status ?? -1, seconds: Number.NaN, maxrssKiB: 0, user: 0, sys: 0, timedOut: false };
-  }
-  const stdout = readText(`${base}.stdout`);
-  const stderr = readText(`${base}.stderr`);
-  const ok = m.rc === 0 && !m.timedOut;
-  return {
-    ok,
-    rc: m.rc,
-    timedOut: m.timedOut,
-    seconds: m.seconds,
-    peakBytes: m.maxrssKiB * 1024,
-    cpu: m.user + m.sys,
-    stdout,
-    stderr,
-    logBase: path.relative(ROOT, base),
-  };
-}
-
-function readText(p) {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
-}
+let measured = () => {
+  throw new Error('the measurer is not set up');
+};
 
 function tail(text, lines = 6) {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
@@ -377,12 +311,6 @@ function repeatRounds() {
   }
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function runStep(step, phaseIndex, makeArgv) {
   const order = phaseIndex % 2 === 0 ? ['zapas', 'restic'] : ['restic', 'zapas'];
   results[step] = {};
@@ -423,7 +351,7 @@ function main() {
   unmountStale(FS);
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
-  writeFileSync(path.join(WORK, 'measure.py'), MEASURE_PY);
+  measured = makeMeasurer({ work: WORK, logs: LOGS, root: ROOT, timeoutSeconds: STEP_TIMEOUT });
   // Room for the data set, both repositories and two restored copies at a time, with a margin.
   scratch = makeScratchFs(FS, path.join(WORK, 'fs.img'), Math.max(4, Math.ceil(10 * SCALE)) * 1024 ** 3);
   log(`  data, repositories and restore targets on ${scratch.detail}`);
@@ -748,7 +676,10 @@ compression, zapas after). Each figure is a single run on a possibly busy machin
 first taken on, the same restic command varied by up to 2x between runs, so rerun before concluding anything about a
 ratio near its target. Raw outputs of every command are in bench/work/logs/ until the next run.
 `;
-  writeFileSync(RESULTS, md);
+  // The PostgreSQL bench's part of the file (after its marker) stays as it was.
+  const existing = readText(RESULTS);
+  const pgPart = existing.includes(PG_MARK) ? existing.slice(existing.indexOf(PG_MARK)) : '';
+  writeFileSync(RESULTS, pgPart ? `${md.trimEnd()}\n\n${pgPart}` : md);
   // The project lints Markdown too (`biome check .` in npm test): align the tables the way biome wants them.
   const biome = path.join(ROOT, 'node_modules', '.bin', 'biome');
   if (existsSync(biome)) spawnSync(biome, ['format', '--write', RESULTS], { cwd: ROOT, stdio: 'ignore' });
