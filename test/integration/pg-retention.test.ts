@@ -71,7 +71,9 @@ describePg('WAL retention with forget and prune', () => {
     const [first, second] = backups;
     // WAL from before the first backup (the cluster's first segments) is of no use to any backup.
     const dry = await zapasAsPg(repo, ['prune', '--dry-run']);
-    expect(dry.stdout).toMatch(new RegExp(`would remove \\d+ WAL file\\(s\\) .* from before ${first!.startWal}`));
+    expect(dry.stdout).toMatch(
+      new RegExp(`would remove \\d+ WAL file\\(s\\) .* from before ${first!.startWal}`),
+    );
     const before = (await walNames())[0]!;
     expect(before.first! <= first!.startWal).toBe(true);
     expect((await zapasAsPg(repo, ['forget', first!.id])).code).toBe(0);

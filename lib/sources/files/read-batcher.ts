@@ -1,5 +1,6 @@
 import { type BlobBatch, batchUsedBytes, unpackBlobBatch } from '../../repo/blob-batch';
 import type { PreparedBlob } from '../../repo/blob-codec';
+import type { BlobId } from '../../repo/ids';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { WorkerJobError } from '../../repo/worker-pool';
 import type { ExpectedStat, FileReadResult, ReadRequest } from './file-reader';
@@ -56,6 +57,18 @@ export class ReadBatcher {
       await settle();
       reply({ op: 'ack', bytes: batchUsedBytes(batch), buffers: [batch.buffer] }, [batch.buffer]);
     };
+  }
+
+  /**
+   * Seals chunks cut on this thread, back to back in `bytes` (shared memory the worker reads in place);
+   * their blobs stream to onBlob.
+   */
+  seal(bytes: Buffer, lengths: number[]): Promise<BlobId[]> {
+    return this.pool.run<BlobId[]>(
+      { op: 'seal', shared: bytes.buffer, length: bytes.length, lengths },
+      [],
+      this.receive,
+    );
   }
 
   /** Scans entries of a folder on a worker (scan.ts); their blobs stream to onBlob. */

@@ -97,6 +97,7 @@ export function startWorker(): void {
           keyring,
           ctx,
         ),
+      seal: (job, ctx: JobContext) => sealChunks(job as unknown as SealJob, chunker, keyring, ctx),
       restore: async (job) => {
         const buffer = (job.bytes as Uint8Array).buffer as ArrayBuffer;
         let result: ReturnType<typeof restoreRun>;
@@ -200,6 +201,35 @@ function readBatch(
       }
     }
     return results;
+  });
+}
+
+/** Chunks cut elsewhere (a stream the main thread reads), to hash, compress and seal here. */
+export interface SealJob {
+  /** The chunks, back to back, in shared memory the main thread leaves alone until the job ends. */
+  shared: SharedArrayBuffer;
+  length: number;
+  lengths: number[];
+}
+
+/** Seals the chunks of a job into blob batches for the main thread; returns their ids in order. */
+function sealChunks(
+  job: SealJob,
+  chunker: Chunker,
+  keyring: ReturnType<typeof decodeKeyring>,
+  ctx: JobContext,
+): Promise<BlobId[]> {
+  const bytes = Buffer.from(job.shared, 0, job.length);
+  return withFileReader(keyring, chunker, undefined, ctx, async () => {
+    const batches = batchBuilder(keyring, chunker);
+    const out: BlobId[] = [];
+    let at = 0;
+    for (const n of job.lengths) {
+      garbage.spend(n);
+      out.push(await batches.add(BlobType.Data, bytes.subarray(at, at + n)));
+      at += n;
+    }
+    return out;
   });
 }
 

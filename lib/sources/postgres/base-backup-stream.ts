@@ -1,15 +1,16 @@
-import { PassThrough, type Readable } from 'node:stream';
 import { Client } from 'pg';
 import { parseConninfo } from './conninfo';
 import { PgServerError } from './server';
 
-/** One archive of a base backup as the server sends it: base (no tablespace path), a tablespace, or the manifest. */
-export interface BackupArchive {
-  /** base.tar, <oid>.tar, or backup_manifest. */
-  readonly name: string;
-  /** The tablespace's folder on the server; empty for the base archive and the manifest. */
-  readonly tablespacePath: string;
-  readonly stream: Readable;
+/** Takes one archive of a base backup as the server sends it. */
+export interface ArchiveConsumer {
+  /**
+   * Bytes of the archive: a view into the connection's read buffer, valid only during the call (copy what
+   * you keep). A promise returned means "too much is in flight": the socket pauses until it resolves.
+   */
+  data(bytes: Buffer): Promise<void> | undefined;
+  /** The archive is complete. */
+  end(): void;
 }
 
 /** What the server reported around the archives. */
@@ -24,8 +25,8 @@ export interface BaseBackupRequest {
   label: string;
   /** Ask the server to add the WAL of the backup to the base archive (pg_basebackup -X fetch). */
   includeWal: boolean;
-  /** Called for each archive in turn; the stream must be read to its end (back-pressure pauses the server). */
-  onArchive: (archive: BackupArchive) => void;
+  /** Called for each archive in turn: base.tar, <oid>.tar (with its folder on the server), backup_manifest. */
+  onArchive: (name: string, tablespacePath: string) => ArchiveConsumer;
   /** Ends the backup early (a reader failed: the server would otherwise wait for it forever). */
   signal?: AbortSignal;
 }
@@ -34,8 +35,9 @@ export interface BaseBackupRequest {
 export const MIN_SERVER_VERSION = 150000;
 
 /**
- * Takes a base backup over the replication protocol, as pg_basebackup does, and streams each archive to
- * the caller: nothing is written to local disk, and tablespaces come as archives of their own. The server
+ * Takes a base backup over the replication protocol, as pg_basebackup does, and hands each archive's bytes
+ * to the caller as they arrive: nothing is written to local disk, and tablespaces come as archives of
+ * their own. The server
  * runs the checkpoint, sends base.tar and the tablespaces' archives, then the manifest, and waits until
  * the WAL the backup needs is archived (WAIT true) unless that WAL is included.
  */
@@ -102,7 +104,7 @@ interface Connection {
  */
 class BaseBackupQuery {
   private readonly rows: (string | null)[][] = [];
-  private current: PassThrough | undefined;
+  private current: ArchiveConsumer | undefined;
   private settle!: { resolve: (r: BaseBackupResult) => void; reject: (e: Error) => void };
   private failed: Error | undefined;
   readonly result = new Promise<BaseBackupResult>((resolve, reject) => {
@@ -113,7 +115,7 @@ class BaseBackupQuery {
 
   constructor(
     private readonly text: string,
-    private readonly onArchive: (archive: BackupArchive) => void,
+    private readonly onArchive: (name: string, tablespacePath: string) => ArchiveConsumer,
   ) {
     this.result.catch(() => undefined);
   }
@@ -139,12 +141,19 @@ class BaseBackupQuery {
     } else if (type === 'd') {
       if (!this.current)
         return this.fail(new PgServerError('the server sent backup data before naming its archive'));
-      // A copy: node-postgres hands out views of its read buffer, which the next socket read overwrites
-      // while the archive's reader may not have taken these bytes yet.
-      if (!this.current.write(Buffer.from(chunk.subarray(1)))) {
-        // Back-pressure: the archive's reader is behind; stop reading the socket until it drains.
+      let wait: Promise<void> | undefined;
+      try {
+        wait = this.current.data(chunk.subarray(1));
+      } catch (err) {
+        return this.fail(err as Error);
+      }
+      if (wait) {
+        // Back-pressure: too much is in flight behind the consumer; stop reading the socket until it eases.
         connection.stream.pause();
-        this.current.once('drain', () => connection.stream.resume());
+        wait.then(
+          () => connection.stream.resume(),
+          (err: Error) => this.fail(err),
+        );
       }
     } else if (type !== 'p') {
       this.fail(
@@ -191,19 +200,22 @@ class BaseBackupQuery {
 
   private open(name: string, tablespacePath: string): void {
     this.close();
-    this.current = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-    this.onArchive({ name, tablespacePath, stream: this.current });
+    this.current = this.onArchive(name, tablespacePath);
   }
 
   private close(): void {
-    this.current?.end();
+    const current = this.current;
     this.current = undefined;
+    try {
+      current?.end();
+    } catch (err) {
+      this.fail(err as Error);
+    }
   }
 
   private fail(err: Error): void {
     if (this.failed) return;
     this.failed = err;
-    this.current?.destroy(err);
     this.current = undefined;
     this.settle.reject(err);
   }

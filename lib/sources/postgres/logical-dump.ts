@@ -2,13 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BlobWriter } from '../../repo/blob-writer';
-import { chunkStream } from '../../repo/chunk-stream';
-import type { Chunker } from '../../repo/chunker';
 import type { BlobId } from '../../repo/ids';
-import { BlobType } from '../../repo/pack';
 import type { Repository } from '../../repo/repository';
 import type { PgDumpInfo, Snapshot, SnapshotRecord } from '../../repo/snapshot';
+import type { WorkerPool } from '../../repo/worker-pool';
+import { ChunkSealer } from '../chunk-sealer';
 import { PROGRAM, safeUser } from '../files/backup';
 import { TreeBuilder } from '../tree-builder';
 import { withWriteSession } from '../write-session';
@@ -32,6 +30,8 @@ export interface PgDumpOptions {
   tags?: string[];
   dataClass?: string;
   onProgress?: (bytes: number) => void;
+  /** Worker threads that compress and seal new chunks. */
+  pool?: WorkerPool;
 }
 
 /** The logical dumps of a source, oldest first. */
@@ -69,6 +69,7 @@ export async function dumpPostgres(
       const spool = await mkdtemp(join(tmpdir(), 'zapas-dump-'));
       const dir = join(spool, 'dump');
       const builder = new TreeBuilder();
+      const sealer = new ChunkSealer(writer, repo.chunker, repo.keyring, opts.pool);
       let bytes = 0;
       let files = 0;
       try {
@@ -99,7 +100,7 @@ export async function dumpPostgres(
         const take = async (rel: string) => {
           const path = join(dir, rel);
           const info = await stat(path);
-          const content = await storeFile(path, writer, repo.chunker, (n) => opts.onProgress?.((bytes += n)));
+          const content = await storeFile(path, sealer, (n) => opts.onProgress?.((bytes += n)));
           const now = String(BigInt(Date.now()) * 1_000_000n);
           builder.add(
             ['dump', ...rel.split('/')].map((p) => Buffer.from(p)),
@@ -177,22 +178,14 @@ export async function dumpPostgres(
 }
 
 /** Stores a file through the chunker; returns its blob ids. */
-async function storeFile(
-  path: string,
-  writer: BlobWriter,
-  chunker: Chunker,
-  onBytes: (n: number) => void,
-): Promise<BlobId[]> {
+async function storeFile(path: string, sealer: ChunkSealer, onBytes: (n: number) => void): Promise<BlobId[]> {
   const handle = await open(path, 'r');
   try {
-    const content: BlobId[] = [];
-    const reader = (buf: Buffer, offset: number, length: number) =>
-      handle.read(buf, offset, length, null).then((r) => r.bytesRead);
-    for await (const chunk of chunkStream(reader, chunker)) {
-      onBytes(chunk.length);
-      content.push(await writer.save(BlobType.Data, chunk));
-    }
-    return content;
+    return await sealer.store(
+      (buf, offset, length) => handle.read(buf, offset, length, null).then((r) => r.bytesRead),
+      undefined,
+      onBytes,
+    );
   } finally {
     await handle.close();
   }

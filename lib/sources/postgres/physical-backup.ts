@@ -1,13 +1,15 @@
 import { hostname } from 'node:os';
 import type { Repository } from '../../repo/repository';
 import type { PgBaseBackupInfo, Snapshot, SnapshotRecord } from '../../repo/snapshot';
+import type { WorkerPool } from '../../repo/worker-pool';
+import { ChunkSealer } from '../chunk-sealer';
 import { PROGRAM, safeUser } from '../files/backup';
 import { TreeBuilder } from '../tree-builder';
 import { withWriteSession } from '../write-session';
 import { manifestWalRange, parseBackupLabel } from './backup-label';
 import { takeBaseBackup } from './base-backup-stream';
 import { connect, serverFacts } from './server';
-import { type IngestResult, ingestFile, ingestTar } from './tar-ingest';
+import { FileIngest, TarIngest } from './tar-ingest';
 import { parseLsn, segmentOfLsn } from './wal-names';
 
 /** Tag every base backup carries (and `zapas snapshots --tag pg-base` finds). */
@@ -23,6 +25,8 @@ export interface PgBackupOptions {
   onWarning?: (message: string) => void;
   onProgress?: (bytes: number) => void;
   now?: () => Date;
+  /** Worker threads that compress and seal the stream's new chunks. */
+  pool?: WorkerPool;
 }
 
 export interface PgBackupResult {
@@ -69,41 +73,35 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
       const builder = new TreeBuilder();
       let bytes = 0;
       const common = {
-        writer,
+        sealer: new ChunkSealer(writer, repo.chunker, repo.keyring, opts.pool),
         chunker: repo.chunker,
         builder,
         onBytes: (n: number) => opts.onProgress?.((bytes += n)),
       };
-      const ingests: Promise<{ name: string; tar?: IngestResult; manifest?: Buffer }>[] = [];
+      const tars: { name: string; ingest: TarIngest }[] = [];
+      let manifestIngest: FileIngest | undefined;
       // Without archiving, the backup carries its own WAL (fetched into base.tar at the end).
       const includeWal = facts.archiveMode === 'off';
-      const stop = new AbortController();
-      const taken = takeBaseBackup({
-        conninfo: opts.conninfo,
-        signal: stop.signal,
-        label: `zapas ${opts.source} ${startTime.toISOString()}`,
-        includeWal,
-        onArchive: ({ name, stream }) => {
-          const ingest = async () => {
-            if (name === 'backup_manifest')
-              return { name, manifest: await ingestFile(stream, ['base', name], common) };
+      const positions = await takeBaseBackupSettled(
+        {
+          conninfo: opts.conninfo,
+          label: `zapas ${opts.source} ${startTime.toISOString()}`,
+          includeWal,
+          onArchive: (name) => {
+            if (name === 'backup_manifest') return (manifestIngest = new FileIngest(['base', name], common));
             const prefix = name === 'base.tar' ? ['base'] : ['tablespaces', name.replace(/\.tar$/, '')];
-            return { name, tar: await ingestTar(stream, { ...common, prefix, capture: CAPTURED }) };
-          };
-          const p = ingest();
-          // A reader that fails stops the server's stream: it would wait for that reader forever.
-          p.catch((err: Error) => stop.abort(err));
-          ingests.push(p);
+            const ingest = new TarIngest(name, { ...common, prefix, capture: CAPTURED });
+            tars.push({ name, ingest });
+            return ingest;
+          },
         },
-      });
-      const positions = await taken.catch(async (err: Error) => {
-        // A reader's own error says more than the stream it stopped.
-        const failed = (await Promise.allSettled(ingests)).find((o) => o.status === 'rejected');
-        throw stop.signal.aborted && failed ? (failed as PromiseRejectedResult).reason : err;
-      });
-      const results = await Promise.all(ingests);
+        () => Promise.allSettled(tars.map((t) => t.ingest.done())),
+      );
+      const results = await Promise.all(
+        tars.map(async (t) => ({ name: t.name, tar: await t.ingest.done() })),
+      );
+      const manifest = manifestIngest ? await manifestIngest.done() : undefined;
       const base = results.find((r) => r.name === 'base.tar')?.tar;
-      const manifest = results.find((r) => r.name === 'backup_manifest')?.manifest;
       const labelText = base?.captured.get('backup_label');
       if (!base || !labelText || !manifest)
         throw new Error('the base backup ended without a base archive, backup_label or backup_manifest');
@@ -127,7 +125,7 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
         tablespaces: facts.tablespaces,
         walIncluded: includeWal,
       };
-      const files = results.reduce((n, r) => n + (r.tar?.files ?? 1), 0);
+      const files = results.reduce((n, r) => n + r.tar.files, 0) + 1;
       return { parent, info, tree: await builder.save(writer), files, bytes, writer };
     },
     async ({ parent, info, tree, files, bytes, writer }) => {
@@ -165,3 +163,16 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
 
 /** Members of base.tar kept in memory on the way: the restore needs to read them. */
 const CAPTURED = new Set(['backup_label', 'tablespace_map']);
+
+/** takeBaseBackup, but after a failure the stores already under way end before the error is thrown. */
+async function takeBaseBackupSettled(
+  req: Parameters<typeof takeBaseBackup>[0],
+  settle: () => Promise<unknown>,
+): Promise<Awaited<ReturnType<typeof takeBaseBackup>>> {
+  try {
+    return await takeBaseBackup(req);
+  } catch (err) {
+    await settle();
+    throw err;
+  }
+}

@@ -1,11 +1,10 @@
-import type { Readable } from 'node:stream';
-import { extract } from 'tar-stream';
-import type { BlobWriter } from '../../repo/blob-writer';
-import { chunkStream, type ReadFn } from '../../repo/chunk-stream';
 import type { Chunker } from '../../repo/chunker';
 import type { BlobId } from '../../repo/ids';
-import { BlobType } from '../../repo/pack';
+import { PushChunker } from '../../repo/push-chunker';
+import type { ChunkSealer, FileSeal } from '../chunk-sealer';
 import type { TreeBuilder } from '../tree-builder';
+import type { ArchiveConsumer } from './base-backup-stream';
+import { type TarHeader, TarPushParser } from './tar-push';
 
 /** What one archive held. */
 export interface IngestResult {
@@ -16,7 +15,7 @@ export interface IngestResult {
 }
 
 export interface IngestOptions {
-  writer: BlobWriter;
+  sealer: ChunkSealer;
   chunker: Chunker;
   builder: TreeBuilder;
   /** Path components every member goes under (e.g. base, or tablespaces/16385). */
@@ -29,109 +28,159 @@ export interface IngestOptions {
 const CAPTURE_MAX_BYTES = 1024 * 1024;
 
 /**
- * Stores a tar stream (an archive of pg_basebackup) member by member: each regular file's bytes go through
- * the chunker to the blob writer as they arrive, and its node (mode, owner, mtime, size) into the tree
- * builder, so the snapshot holds the files themselves and a restore writes a data directory.
+ * Stores one tar archive of a base backup as it arrives: the tar parser hands each member's bytes (views of
+ * the socket's buffer) to the chunker, its chunks go to the sealer, and the member's node (mode, owner,
+ * mtime, size, content) to the tree builder once its blobs are known. The snapshot holds the files
+ * themselves, and a restore writes a data directory.
  */
-export async function ingestTar(stream: Readable, opts: IngestOptions): Promise<IngestResult> {
-  const result: IngestResult = { files: 0, bytes: 0, captured: new Map() };
-  const ex = extract({ filenameEncoding: 'latin1' });
-  stream.on('error', (err) => ex.destroy(err));
-  stream.pipe(ex);
-  for await (const entry of ex) {
-    const h = entry.header;
+export class TarIngest implements ArchiveConsumer {
+  private readonly parser: TarPushParser;
+  private readonly chunker: PushChunker;
+  private readonly result: IngestResult = { files: 0, bytes: 0, captured: new Map() };
+  private readonly pending: Promise<void>[] = [];
+  private member:
+    | { header: TarHeader; path: Buffer[]; seal: FileSeal; keep?: Buffer[]; size: number }
+    | undefined;
+
+  constructor(
+    archive: string,
+    private readonly opts: IngestOptions,
+  ) {
+    this.chunker = new PushChunker(opts.chunker);
+    this.parser = new TarPushParser(archive, {
+      begin: (h) => this.begin(h),
+      data: (bytes) => this.memberData(bytes),
+      end: () => this.endMember(),
+    });
+  }
+
+  data(bytes: Buffer): Promise<void> | undefined {
+    this.parser.push(bytes);
+    return this.opts.sealer.pressure();
+  }
+
+  end(): void {
+    this.parser.finish();
+  }
+
+  /** Resolves once every member's blobs are stored and its node is in the tree builder. */
+  async done(): Promise<IngestResult> {
+    await Promise.all(this.pending);
+    return this.result;
+  }
+
+  private begin(h: TarHeader): void {
     const parts = h.name.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..')) throw new Error(`archive member ${h.name} would leave its folder`);
-    const path = [...opts.prefix, ...parts].map((p) => Buffer.from(p, 'latin1'));
+    const path = [...this.opts.prefix, ...parts].map((p) => Buffer.from(p, 'latin1'));
+    const mtimeNs = String(BigInt(h.mtimeMs) * 1_000_000n);
     const meta = {
-      mode: (h.mode ?? 0o600) & 0o7777,
-      uid: h.uid ?? 0,
-      gid: h.gid ?? 0,
-      mtimeNs: String(BigInt((h.mtime ?? new Date(0)).getTime()) * 1_000_000n),
+      mode: h.mode & 0o7777,
+      uid: h.uid,
+      gid: h.gid,
+      mtimeNs,
+      ctimeNs: mtimeNs,
       inode: '0',
       device: '0',
       links: 1,
     };
-    const ns = { ctimeNs: meta.mtimeNs };
     if (h.type === 'directory') {
-      opts.builder.addFolder(path, { ...meta, ...ns, size: 0 });
-      entry.resume();
-      continue;
+      this.opts.builder.addFolder(path, { ...meta, size: 0 });
+      return;
     }
     if (h.type === 'symlink') {
-      opts.builder.add(path, { ...meta, ...ns, type: 'symlink', size: 0, linkTarget: h.linkname ?? '' });
-      entry.resume();
-      continue;
+      this.opts.builder.add(path, { ...meta, type: 'symlink', size: 0, linkTarget: h.linkname });
+      return;
     }
-    if (h.type !== 'file' && h.type !== 'contiguous-file')
-      throw new Error(`archive member ${h.name} is a ${h.type}, which a base backup does not hold`);
-    const keep: Buffer[] | undefined = opts.capture?.has(h.name) ? [] : undefined;
-    const content: BlobId[] = [];
-    let size = 0;
-    for await (const chunk of chunkStream(streamReader(entry), opts.chunker, h.size)) {
-      size += chunk.length;
-      opts.onBytes?.(chunk.length);
-      if (keep && size <= CAPTURE_MAX_BYTES) keep.push(chunk);
-      content.push(await opts.writer.save(BlobType.Data, chunk));
-    }
-    if (size !== (h.size ?? 0))
-      throw new Error(`archive member ${h.name} ended after ${size} of ${h.size} bytes`);
-    if (keep) result.captured.set(h.name, Buffer.concat(keep));
-    opts.builder.add(path, { ...meta, ...ns, type: 'file', size, content });
-    result.files++;
-    result.bytes += size;
+    const keep = this.opts.capture?.has(h.name) && h.size <= CAPTURE_MAX_BYTES ? [] : undefined;
+    this.member = { header: h, path, seal: this.opts.sealer.beginFile(), size: 0, ...(keep ? { keep } : {}) };
   }
-  return result;
+
+  private memberData(bytes: Uint8Array): void {
+    const m = this.member;
+    if (!m) return; // a folder's or symlink's (empty) data
+    m.size += bytes.length;
+    this.opts.onBytes?.(bytes.length);
+    m.keep?.push(Buffer.from(bytes));
+    this.chunker.push(bytes, (chunk) => m.seal.add(chunk));
+  }
+
+  private endMember(): void {
+    const m = this.member;
+    if (!m) return;
+    this.member = undefined;
+    this.chunker.end((chunk) => m.seal.add(chunk));
+    if (m.keep) this.result.captured.set(m.header.name, Buffer.concat(m.keep));
+    this.result.files++;
+    this.result.bytes += m.size;
+    const meta = { mode: m.header.mode & 0o7777, uid: m.header.uid, gid: m.header.gid };
+    const mtimeNs = String(BigInt(m.header.mtimeMs) * 1_000_000n);
+    const size = m.size;
+    this.pending.push(
+      m.seal.finish().then((content: BlobId[]) =>
+        this.opts.builder.add(m.path, {
+          ...meta,
+          type: 'file',
+          mtimeNs,
+          ctimeNs: mtimeNs,
+          inode: '0',
+          device: '0',
+          links: 1,
+          size,
+          content,
+        }),
+      ),
+    );
+  }
 }
 
-/** Stores one whole stream as a file (the backup manifest); returns its bytes too. */
-export async function ingestFile(
-  stream: Readable,
-  path: readonly string[],
-  opts: Omit<IngestOptions, 'prefix' | 'capture'>,
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const content: BlobId[] = [];
-  let size = 0;
-  for await (const chunk of chunkStream(streamReader(stream), opts.chunker)) {
-    parts.push(chunk);
-    size += chunk.length;
-    opts.onBytes?.(chunk.length);
-    content.push(await opts.writer.save(BlobType.Data, chunk));
-  }
-  const now = String(BigInt(Date.now()) * 1_000_000n);
-  opts.builder.add(
-    path.map((p) => Buffer.from(p)),
-    {
-      type: 'file',
-      mode: 0o600,
-      uid: 0,
-      gid: 0,
-      mtimeNs: now,
-      ctimeNs: now,
-      inode: '0',
-      device: '0',
-      links: 1,
-      size,
-      content,
-    },
-  );
-  return Buffer.concat(parts);
-}
+/** Stores one archive that is a single file (the backup manifest), keeping its bytes for the caller. */
+export class FileIngest implements ArchiveConsumer {
+  private readonly parts: Buffer[] = [];
+  private finished: Promise<Buffer> | undefined;
 
-/** A pull reader over a Node stream, for chunkStream. */
-export function streamReader(stream: Readable): ReadFn {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let pending: Buffer | undefined;
-  return async (buf, offset, length) => {
-    while (!pending || pending.length === 0) {
-      const next = await it.next();
-      if (next.done) return 0;
-      pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
-    }
-    const n = Math.min(length, pending.length);
-    pending.copy(buf, offset, 0, n);
-    pending = pending.subarray(n);
-    return n;
-  };
+  constructor(
+    private readonly path: readonly string[],
+    private readonly opts: Omit<IngestOptions, 'prefix' | 'capture'>,
+  ) {}
+
+  data(bytes: Buffer): undefined {
+    this.parts.push(Buffer.from(bytes));
+    this.opts.onBytes?.(bytes.length);
+    return undefined;
+  }
+
+  end(): void {
+    const whole = Buffer.concat(this.parts);
+    const seal = this.opts.sealer.beginFile();
+    const chunker = new PushChunker(this.opts.chunker);
+    chunker.push(whole, (c) => seal.add(c));
+    chunker.end((c) => seal.add(c));
+    this.finished = seal.finish().then((content) => {
+      const now = String(BigInt(Date.now()) * 1_000_000n);
+      this.opts.builder.add(
+        this.path.map((p) => Buffer.from(p)),
+        {
+          type: 'file',
+          mode: 0o600,
+          uid: 0,
+          gid: 0,
+          mtimeNs: now,
+          ctimeNs: now,
+          inode: '0',
+          device: '0',
+          links: 1,
+          size: whole.length,
+          content,
+        },
+      );
+      return whole;
+    });
+  }
+
+  /** The file's bytes, once stored. */
+  done(): Promise<Buffer> {
+    if (!this.finished) return Promise.reject(new Error(`${this.path.join('/')} ended before it began`));
+    return this.finished;
+  }
 }

@@ -1,5 +1,5 @@
 import { backupPostgres } from '../../../sources/postgres/physical-backup';
-import { openRepo } from '../../context';
+import { withRepoAndWorkers } from '../../context';
 import { UsageError } from '../../errors';
 import { formatBytes, formatDuration } from '../../format';
 import { printJson } from '../../io';
@@ -24,19 +24,21 @@ export const pgBackup: Verb = {
       throw new UsageError(`--type must be full or incr, not "${type}"`);
     const source = pgSource(ctx, opts);
     const conninfo = pgConninfo(ctx, opts);
-    const repo = await openRepo(ctx);
     const progress = new ProgressLine(ctx, 'pg backup');
-    const result = await backupPostgres(repo, {
-      source,
-      conninfo,
-      type,
-      tags: opts.tag as string[],
-      onWarning: (m) => {
-        progress.done();
-        ctx.io.stderr.write(`warning: ${m}\n`);
-      },
-      onProgress: (bytes) => progress.update(0, bytes),
-    });
+    const result = await withRepoAndWorkers(ctx, (repo, pool) =>
+      backupPostgres(repo, {
+        ...(pool ? { pool } : {}),
+        source,
+        conninfo,
+        type,
+        tags: opts.tag as string[],
+        onWarning: (m) => {
+          progress.done();
+          ctx.io.stderr.write(`warning: ${m}\n`);
+        },
+        onProgress: (bytes) => progress.update(0, bytes),
+      }),
+    );
     progress.done();
     const pg = result.snapshot.postgres!;
     const s = result.snapshot.summary;

@@ -1,6 +1,6 @@
 import { dumpPostgres } from '../../../sources/postgres/logical-dump';
 import { findPgBin } from '../../../sources/postgres/pg-bin';
-import { openRepo } from '../../context';
+import { withRepoAndWorkers } from '../../context';
 import { formatBytes, formatDuration } from '../../format';
 import { printJson } from '../../io';
 import { ProgressLine } from '../../progress';
@@ -32,19 +32,21 @@ export const pgDump: Verb = {
     const source = pgSource(ctx, opts);
     const conninfo = pgConninfo(ctx, opts);
     const bin = findPgBin(ctx.io.env, opts.pgBin as string | undefined);
-    const repo = await openRepo(ctx);
     const progress = new ProgressLine(ctx, 'pg dump');
-    const { snapshotId, snapshot } = await dumpPostgres(repo, {
-      source,
-      conninfo,
-      bin,
-      ...(opts.dbname ? { dbname: opts.dbname as string } : {}),
-      excludeTables: opts.excludeTable as string[],
-      excludeTableData: opts.excludeTableData as string[],
-      jobs: Math.max(1, opts.jobs as number),
-      tags: opts.tag as string[],
-      onProgress: (bytes) => progress.update(0, bytes),
-    });
+    const { snapshotId, snapshot } = await withRepoAndWorkers(ctx, (repo, pool) =>
+      dumpPostgres(repo, {
+        ...(pool ? { pool } : {}),
+        source,
+        conninfo,
+        bin,
+        ...(opts.dbname ? { dbname: opts.dbname as string } : {}),
+        excludeTables: opts.excludeTable as string[],
+        excludeTableData: opts.excludeTableData as string[],
+        jobs: Math.max(1, opts.jobs as number),
+        tags: opts.tag as string[],
+        onProgress: (bytes) => progress.update(0, bytes),
+      }),
+    );
     progress.done();
     const s = snapshot.summary;
     if (opts.json)

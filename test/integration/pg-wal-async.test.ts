@@ -1,0 +1,95 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ZAPAS_BIN } from '../support/cli';
+import {
+  makePgDir,
+  makePgRepo,
+  NODE,
+  PG_AVAILABLE,
+  type PgRepo,
+  runAsPg,
+  TestCluster,
+  zapasAsPg,
+} from '../support/postgres';
+
+const describePg = PG_AVAILABLE ? describe : describe.skip;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** wal-push --async: a daemon archives ahead; archive_command answers 0 only once a file is durable. */
+describePg('asynchronous WAL archiving (wal-push --async)', () => {
+  let repo: PgRepo;
+  let cluster: TestCluster;
+  let spool = '';
+
+  beforeAll(async () => {
+    repo = await makePgRepo();
+    spool = join(await makePgDir(), 'spool');
+    cluster = await TestCluster.create({
+      repo,
+      conf: [
+        'archive_mode = on',
+        `archive_command = '${NODE} ${ZAPAS_BIN} pg wal-push --async --spool ${spool} --source async-db %p'`,
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('archives every segment through the daemon, each fetchable byte for byte', async () => {
+    await cluster.sql('CREATE TABLE t (v text)');
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await cluster.sql(`INSERT INTO t SELECT md5(g::text) FROM generate_series(1, 20000) g`);
+      names.push(await cluster.sql('SELECT pg_walfile_name(pg_current_wal_lsn())'));
+      await cluster.sql('SELECT pg_switch_wal()');
+    }
+    for (let i = 0; i < 200; i++) {
+      if (
+        (await cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= names.at(-1)!
+      )
+        break;
+      await sleep(200);
+    }
+    expect(await cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")).toBe(
+      names.at(-1),
+    );
+    expect(await cluster.sql('SELECT failed_count FROM pg_stat_archiver')).toBe('0');
+    const scratch = await makePgDir();
+    for (const name of names) {
+      const r = await zapasAsPg(repo, ['pg', 'wal-fetch', '--source', 'async-db', name, join(scratch, name)]);
+      expect(r.code).toBe(0);
+      const original = await readFile(join(cluster.dataDir, 'pg_wal', name)).catch(() => undefined);
+      if (original) expect((await readFile(join(scratch, name))).equals(original)).toBe(true);
+    }
+    // The markers were consumed: the spool holds at most the daemon's pid file.
+    expect((await readdir(spool)).filter((f) => f.endsWith('.ok'))).toEqual([]);
+  });
+
+  it('answers 1 with the reason when the daemon cannot archive (a different file under the same name)', async () => {
+    const dir = await makePgDir();
+    const name = '0000000100000000000000F1';
+    const path = join(dir, name);
+    await runAsPg('sh', ['-c', `head -c 16777216 /dev/urandom > ${path}`]);
+    expect((await zapasAsPg(repo, ['pg', 'wal-push', '--source', 'async-db', path])).code).toBe(0);
+    await runAsPg('sh', ['-c', `head -c 16777216 /dev/urandom > ${path}`]);
+    await runAsPg('mkdir', ['-p', join(dir, 'archive_status')]);
+    await runAsPg('touch', [join(dir, 'archive_status', `${name}.ready`)]);
+    const ownSpool = join(dir, 'spool');
+    const r = await zapasAsPg(repo, [
+      'pg',
+      'wal-push',
+      '--async',
+      '--spool',
+      ownSpool,
+      '--source',
+      'async-db',
+      path,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`${name} not archived: ${name} is archived already with different content`),
+    );
+  });
+});
