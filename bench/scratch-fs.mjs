@@ -58,7 +58,16 @@ function loopDeviceAt(dir) {
 export function unmountStale(dir) {
   if (!isMountPoint(dir)) return;
   const device = loopDeviceAt(dir);
-  run('umount', [dir]);
+  // A process that is just exiting (a server shutting down, a helper daemon) can keep it busy for a moment.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      run('umount', [dir]);
+      break;
+    } catch (e) {
+      if (attempt >= 20 || !/busy/.test(e.message)) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
   if (device) spawnSync('losetup', ['-d', device]);
 }
 

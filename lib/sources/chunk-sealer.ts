@@ -10,7 +10,7 @@ import { ReadBatcher } from './files/read-batcher';
 /** Bytes of chunks per sealing job. */
 export const SEAL_JOB_BYTES = 4 * 1024 * 1024;
 /** Sealing jobs (or, without workers, blob writes) in flight before producers are asked to wait. */
-export const SEAL_JOBS_IN_FLIGHT = 6;
+export const SEAL_JOBS_IN_FLIGHT = 4;
 
 /** One file being stored chunk by chunk (FileSeal.add); its blob ids once finished. */
 export interface FileSeal {

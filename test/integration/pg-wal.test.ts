@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { segmentName, segmentNumber, timelineOf } from '../../lib/sources/postgres/wal-names';
 import {
   makePgDir,
   makePgRepo,
@@ -104,6 +105,52 @@ describePg('WAL archiving through zapas (archive_command and restore_command)', 
     const conflict = await zapasAsPg(repo, ['pg', 'wal-push', '--source', 'accounts', path]);
     expect(conflict.code).toBe(1);
     expect(conflict.stderr).toMatch(new RegExp(`${segment} is archived already with different content`));
+  });
+
+  it('fetches the next segments ahead, so recovery takes them from the spool without the repository', async () => {
+    const first = await cluster.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
+    const after = (n: bigint) => segmentName(timelineOf(first), segmentNumber(first) + n);
+    const next = after(1n);
+    for (let i = 0; i < 3; i++)
+      await cluster.sql('INSERT INTO t SELECT generate_series(1, 1000); SELECT pg_switch_wal()');
+    await until(
+      async () => (await cluster.sql('SELECT last_archived_wal FROM pg_stat_archiver')) >= after(2n),
+      'the next segments to be archived',
+    );
+    const pgWal = await makePgDir();
+    const spool = join(pgWal, 'zapas-prefetch');
+    const r = await zapasAsPg(repo, ['pg', 'wal-fetch', '--source', 'accounts', first, join(pgWal, first)]);
+    expect(r.code).toBe(0);
+    await until(
+      async () => (await runAsPg('test', ['-f', join(spool, next)])).code === 0,
+      `${next} in the spool`,
+    );
+    const mode = await runAsPg('stat', ['-c', '%a', spool, join(spool, next)]);
+    expect(mode.stdout.trim().split('\n')).toEqual(['700', '600']);
+    // The repository is out of reach now: the segment can only come from the spool.
+    const served = await zapasAsPg(
+      repo,
+      ['pg', 'wal-fetch', '--source', 'accounts', next, join(pgWal, next)],
+      {
+        ZAPAS_REPOSITORY: join(pgWal, 'no-such-repository'),
+      },
+    );
+    expect(served.stderr).toBe('');
+    expect(served.code).toBe(0);
+    expect((await runAsPg('test', ['-e', join(spool, next)])).code).not.toBe(0);
+    const direct = await makePgDir();
+    const plain = await zapasAsPg(repo, [
+      'pg',
+      'wal-fetch',
+      '--no-prefetch',
+      '--source',
+      'accounts',
+      next,
+      join(direct, next),
+    ]);
+    expect(plain.code).toBe(0);
+    expect((await runAsPg('test', ['-e', join(direct, 'zapas-prefetch')])).code).not.toBe(0);
+    expect((await readFile(join(pgWal, next))).equals(await readFile(join(direct, next)))).toBe(true);
   });
 
   it('stops recovery (exit 200) on a damaged segment, and names it', async () => {

@@ -194,7 +194,7 @@ export class TestCluster {
       `log_timezone = 'UTC'`,
       `timezone = 'UTC'`,
       ...(opts.repo && opts.source
-        ? ['archive_mode = on', `archive_command = '${archiveCommand(opts.repo, opts.source)}'`]
+        ? ['archive_mode = on', `archive_command = '${archiveCommand(opts.source)}'`]
         : []),
       ...(opts.conf ?? []),
     ];
@@ -271,7 +271,7 @@ export class TestCluster {
 }
 
 /** archive_command for a cluster archiving through zapas as the PostgreSQL OS user. */
-export function archiveCommand(repo: PgRepo, source: string): string {
+export function archiveCommand(source: string): string {
   return `${NODE} ${ZAPAS_BIN} pg wal-push --source ${source} %p`;
 }
 

@@ -124,7 +124,9 @@ class BaseBackupQuery {
     connection.query(this.text);
   }
 
-  handleRowDescription(): void {}
+  handleRowDescription(): void {
+    // BASE_BACKUP's result sets are read row by row (handleDataRow).
+  }
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
     this.rows.push(msg.fields);
@@ -139,13 +141,16 @@ class BaseBackupQuery {
     } else if (type === 'm') {
       this.open('backup_manifest', '');
     } else if (type === 'd') {
-      if (!this.current)
-        return this.fail(new PgServerError('the server sent backup data before naming its archive'));
+      if (!this.current) {
+        this.fail(new PgServerError('the server sent backup data before naming its archive'));
+        return;
+      }
       let wait: Promise<void> | undefined;
       try {
         wait = this.current.data(chunk.subarray(1));
       } catch (err) {
-        return this.fail(err as Error);
+        this.fail(err as Error);
+        return;
       }
       if (wait) {
         // Back-pressure: too much is in flight behind the consumer; stop reading the socket until it eases.
@@ -166,9 +171,13 @@ class BaseBackupQuery {
     this.close();
   }
 
-  handleEmptyQuery(): void {}
+  handleEmptyQuery(): void {
+    // Not sent for BASE_BACKUP.
+  }
 
-  handlePortalSuspended(): void {}
+  handlePortalSuspended(): void {
+    // Not sent for BASE_BACKUP.
+  }
 
   handleError(err: Error): void {
     this.fail(new PgServerError(`the server ended the base backup: ${err.message}`, { cause: err }));

@@ -90,17 +90,25 @@ export async function dumpPostgres(
         ];
         let stderr = '';
         const tool = spawn(join(opts.bin, 'pg_dump'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-        tool.stderr!.on('data', (d) => (stderr += d));
+        tool.stderr!.on('data', (d) => {
+          stderr += d;
+        });
         let exitCode: number | undefined;
         const exited = new Promise<number>((resolve, reject) => {
           tool.on('error', reject);
-          tool.on('close', (code) => resolve((exitCode = code ?? 1)));
+          tool.on('close', (code) => {
+            exitCode = code ?? 1;
+            resolve(exitCode);
+          });
         });
         const done = new Set<string>();
         const take = async (rel: string) => {
           const path = join(dir, rel);
           const info = await stat(path);
-          const content = await storeFile(path, sealer, (n) => opts.onProgress?.((bytes += n)));
+          const content = await storeFile(path, sealer, (n) => {
+            bytes += n;
+            opts.onProgress?.(bytes);
+          });
           const now = String(BigInt(Date.now()) * 1_000_000n);
           builder.add(
             ['dump', ...rel.split('/')].map((p) => Buffer.from(p)),

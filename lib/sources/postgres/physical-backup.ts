@@ -76,7 +76,10 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
         sealer: new ChunkSealer(writer, repo.chunker, repo.keyring, opts.pool),
         chunker: repo.chunker,
         builder,
-        onBytes: (n: number) => opts.onProgress?.((bytes += n)),
+        onBytes: (n: number) => {
+          bytes += n;
+          opts.onProgress?.(bytes);
+        },
       };
       const tars: { name: string; ingest: TarIngest }[] = [];
       let manifestIngest: FileIngest | undefined;
@@ -88,7 +91,10 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
           label: `zapas ${opts.source} ${startTime.toISOString()}`,
           includeWal,
           onArchive: (name) => {
-            if (name === 'backup_manifest') return (manifestIngest = new FileIngest(['base', name], common));
+            if (name === 'backup_manifest') {
+              manifestIngest = new FileIngest(['base', name], common);
+              return manifestIngest;
+            }
             const prefix = name === 'base.tar' ? ['base'] : ['tablespaces', name.replace(/\.tar$/, '')];
             const ingest = new TarIngest(name, { ...common, prefix, capture: CAPTURED });
             tars.push({ name, ingest });

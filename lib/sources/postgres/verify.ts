@@ -76,7 +76,7 @@ export async function verifyPostgres(repo: Repository, opts: PgVerifyOptions): P
       !opts.snapshot || opts.snapshot === 'latest'
         ? bases.at(-1)
         : bases.find((b) => b.id.startsWith(opts.snapshot!));
-    if (!chosen || chosen.snapshot.postgres?.kind !== 'base')
+    if (chosen?.snapshot.postgres?.kind !== 'base')
       throw new Error(
         `no base backup ${opts.snapshot && opts.snapshot !== 'latest' ? `${opts.snapshot} ` : ''}of source "${opts.source}"`,
       );

@@ -5,7 +5,7 @@ import { formatBytes, formatDuration } from '../../format';
 import { printJson } from '../../io';
 import { ProgressLine } from '../../progress';
 import { collect, type Verb } from '../../verb';
-import { PG_BIN_OPTION, PG_OPTION, pgConninfo, pgSource, SOURCE_OPTION } from './source';
+import { PG_OPTION, pgConninfo, pgSource, SOURCE_OPTION } from './source';
 
 export const pgBackup: Verb = {
   name: 'backup',

@@ -1,8 +1,16 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fetchForRecovery } from '../../../sources/postgres/wal-fetch';
-import { openRepo } from '../../context';
-import { EXIT } from '../../errors';
+import { walFileKind } from '../../../sources/postgres/wal-names';
+import {
+  prefetchSpool,
+  requestAhead,
+  runPrefetcher,
+  spawnPrefetcher,
+  takePrefetched,
+} from '../../../sources/postgres/wal-prefetch';
+import { openRepo, type VerbContext } from '../../context';
+import { EXIT, UsageError } from '../../errors';
 import type { Verb } from '../../verb';
 import { pgSource, SOURCE_OPTION } from './source';
 
@@ -10,14 +18,36 @@ export const walFetch: Verb = {
   name: 'wal-fetch',
   summary:
     "restore one WAL file (restore_command = 'zapas pg wal-fetch %f %p'); 1 when the archive ends before it",
-  args: ['<name>', '<path>'],
-  configure: (cmd) => cmd.option(...SOURCE_OPTION),
+  args: ['[name]', '[path]'],
+  configure: (cmd) =>
+    cmd
+      .option(...SOURCE_OPTION)
+      .option('--no-prefetch', 'fetch only the file asked for (no daemon fetching the next segments ahead)')
+      .option('--prefetch-daemon', 'run as the prefetch daemon (started by wal-fetch)')
+      .option('--spool <dir>', 'with --prefetch-daemon: its spool folder'),
   exits: [0, 1, 2, EXIT.walAbort],
   async run([name, path], opts, ctx) {
+    const source = pgSource(ctx, opts);
+    if (opts.prefetchDaemon) {
+      if (!opts.spool) throw new UsageError('--prefetch-daemon needs --spool');
+      await runPrefetcher(await openRepo(ctx), source, resolve(opts.spool as string));
+      return EXIT.ok;
+    }
+    if (!name || !path) throw new UsageError('give the file name (%f) and the path to write it to (%p)');
+    const spool = opts.prefetch === false ? undefined : prefetchSpool(dirname(resolve(path)));
+    const segment = walFileKind(name) === 'segment';
+    const ahead = () =>
+      spool && segment
+        ? requestAhead(spool, name, () => spawnPrefetcher(daemonArgv(ctx, source, spool), ctx.io.env))
+        : undefined;
     try {
-      const source = pgSource(ctx, opts);
+      // Fetched ahead already (and verified by the daemon): no key to derive.
+      if (spool && segment && (await takePrefetched(spool, name, path))) {
+        await ahead();
+        return EXIT.ok;
+      }
       const repo = await openRepo(ctx);
-      const outcome = await fetchForRecovery(repo, source, name!);
+      const outcome = await fetchForRecovery(repo, source, name);
       if (outcome.kind === 'absent') return EXIT.failure;
       if (outcome.kind === 'gap') {
         ctx.io.stderr.write(
@@ -27,13 +57,14 @@ export const walFetch: Verb = {
         return EXIT.walAbort;
       }
       // Written beside its final name and renamed: PostgreSQL never sees half a file.
-      const temp = join(dirname(path!), `.zapas-fetch-${process.pid}-${name}`);
+      const temp = join(dirname(path), `.zapas-fetch-${process.pid}-${name}`);
       try {
         await writeFile(temp, outcome.file.data);
-        await rename(temp, path!);
+        await rename(temp, path);
       } finally {
         await rm(temp, { force: true });
       }
+      await ahead();
       return EXIT.ok;
     } catch (err) {
       // Anything but "not archived" must stop recovery: exit 1 would let PostgreSQL end it here.
@@ -42,3 +73,21 @@ export const walFetch: Verb = {
     }
   },
 };
+
+/** The prefetch daemon is this program again, with the same repository settings (no password on its command line). */
+function daemonArgv(ctx: VerbContext, source: string, spool: string): string[] {
+  return [
+    process.execPath,
+    process.argv[1] ?? 'zapas',
+    ...(ctx.globals.repo ? ['--repo', ctx.globals.repo] : []),
+    ...(ctx.globals.passwordFile ? ['--password-file', ctx.globals.passwordFile] : []),
+    ...(ctx.globals.s3Endpoint ? ['--s3-endpoint', ctx.globals.s3Endpoint] : []),
+    'pg',
+    'wal-fetch',
+    '--prefetch-daemon',
+    '--source',
+    source,
+    '--spool',
+    spool,
+  ];
+}
