@@ -64,12 +64,13 @@ export class BlobBatchBuilder {
   /**
    * Adds one blob and returns its id; `data` may be reused once this resolves. Sends the batch when it
    * is full, and waits when every buffer is out. A blob `skip` says is stored already is neither
-   * compressed, sealed nor sent: only its id comes back.
+   * compressed, sealed nor sent: only its id comes back. `hashed` is the id when the caller has computed
+   * it already (with this keyring).
    */
-  async add(type: BlobType, data: Buffer, skip?: (id: BlobId) => boolean): Promise<BlobId> {
+  async add(type: BlobType, data: Buffer, skip?: (id: BlobId) => boolean, hashed?: BlobId): Promise<BlobId> {
     if (data.length > this.maxBlobBytes)
       throw new RangeError(`blob of ${data.length} bytes is over the maximum`);
-    const id = blobIdOf(this.keyring, data);
+    const id = hashed ?? blobIdOf(this.keyring, data);
     if (skip?.(id)) return id;
     // Room for the largest frame of the blob: it is compressed where its ciphertext goes, then sealed in place.
     const room = ZstdEncoder.bound(data.length) + ENVELOPE_OVERHEAD_BYTES;

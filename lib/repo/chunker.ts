@@ -41,17 +41,6 @@ function highMask(bits: number): number {
   return bits >= HASH_BITS ? -1 : ~((1 << (HASH_BITS - bits)) - 1) | 0;
 }
 
-/** Where cutGrowing stopped scanning one chunk: the next byte to scan and the rolling hash there. */
-export interface CutState {
-  pos: number;
-  hash: number;
-}
-
-/** A fresh CutState, for a chunk that starts anywhere. */
-export function newCutState(): CutState {
-  return { pos: -1, hash: 0 };
-}
-
 /** Finds chunk boundaries in buffers; stateless between calls, so one instance serves many files. */
 export class Chunker {
   private readonly maskSmall: number;
@@ -122,40 +111,6 @@ export class Chunker {
     return -1;
   }
 
-  /**
-   * The same boundaries as cut(), for data that grows: scans only bytes it has not scanned for this chunk
-   * (`state` carries the position and the rolling hash; start a chunk with newCutState()). Returns the
-   * chunk's length once its boundary is final, else -1 until more data comes, or `ended` says there is no
-   * more (then the rest is the chunk).
-   */
-  cutGrowing(buf: Uint8Array, start: number, filled: number, state: CutState, ended: boolean): number {
-    const { minBytes, avgBytes, maxBytes } = this.params;
-    const available = filled - start;
-    if (available <= minBytes) return ended ? available : -1;
-    const normalEnd = start + avgBytes;
-    const hardEnd = start + maxBytes;
-    if (state.pos < start + minBytes) {
-      state.pos = start + minBytes;
-      state.hash = 0;
-    }
-    this.hash = state.hash;
-    if (state.pos < normalEnd) {
-      const to = Math.min(normalEnd, filled);
-      const found = this.scan(buf, state.pos, to, this.maskSmall);
-      if (found >= 0) return found - start;
-      state.pos = to;
-      state.hash = this.hash;
-      if (to < normalEnd) return ended ? available : -1;
-    }
-    const to = Math.min(hardEnd, filled);
-    const found = this.scan(buf, state.pos, to, this.maskLarge);
-    if (found >= 0) return found - start;
-    state.pos = to;
-    state.hash = this.hash;
-    if (to === hardEnd) return maxBytes;
-    return ended ? available : -1;
-  }
-
   /** Splits a whole buffer into chunk lengths (tests and small inputs). */
   split(buf: Uint8Array): number[] {
     const out: number[] = [];
@@ -166,4 +121,12 @@ export class Chunker {
     }
     return out;
   }
+}
+
+/**
+ * bytes[from, to) in chunks of `size` at fixed offsets (the last one shorter), as views: for files that
+ * change in place, where content-defined cuts would find nothing more (see WindowSealer).
+ */
+export function* fixedChunks(bytes: Buffer, from: number, to: number, size: number): Generator<Buffer> {
+  for (let start = from; start < to; start += size) yield bytes.subarray(start, Math.min(start + size, to));
 }

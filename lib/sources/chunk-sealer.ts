@@ -66,15 +66,17 @@ export class ChunkSealer {
     const parts: (BlobId | Promise<BlobId | BlobId[]>)[] = [];
     let job: Buffer | undefined;
     let lengths: number[] = [];
+    let ids: BlobId[] = [];
     let used = 0;
     const send = () => {
       if (!job || lengths.length === 0) return;
       const bytes = job.subarray(0, used);
-      const sizes = lengths;
+      const sealed = ids;
+      parts.push(this.track(this.seal(bytes, lengths, sealed)).then(() => sealed));
       job = undefined;
       lengths = [];
+      ids = [];
       used = 0;
-      parts.push(this.track(this.seal(bytes, sizes)));
     };
     return {
       add: (chunk) => {
@@ -96,6 +98,7 @@ export class ChunkSealer {
           Buffer.from(new SharedArrayBuffer(SEAL_JOB_BYTES + this.chunker.params.maxBytes));
         used += chunk.copy(job, used);
         lengths.push(chunk.length);
+        ids.push(id);
         if (used >= SEAL_JOB_BYTES) send();
       },
       finish: async () => {
@@ -135,10 +138,10 @@ export class ChunkSealer {
     return p;
   }
 
-  /** One job; its buffer is free again once the ids are back. */
-  private async seal(bytes: Buffer, lengths: number[]): Promise<BlobId[]> {
+  /** One job; its buffer is free again once the worker is done with it. */
+  private async seal(bytes: Buffer, lengths: number[], ids: BlobId[]): Promise<void> {
     try {
-      return await this.sender!.seal(bytes, lengths);
+      await this.sender!.seal(bytes, lengths, ids);
     } finally {
       this.spare.push(Buffer.from(bytes.buffer as SharedArrayBuffer));
     }

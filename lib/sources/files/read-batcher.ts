@@ -3,6 +3,7 @@ import type { PreparedBlob } from '../../repo/blob-codec';
 import type { BlobId } from '../../repo/ids';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { WorkerJobError } from '../../repo/worker-pool';
+import type { WindowJobResult } from '../window-sealer';
 import type { ExpectedStat, FileReadResult, ReadRequest } from './file-reader';
 import type { ScanEntry, ScanJob } from './scan';
 
@@ -60,12 +61,24 @@ export class ReadBatcher {
   }
 
   /**
-   * Seals chunks cut on this thread, back to back in `bytes` (shared memory the worker reads in place);
-   * their blobs stream to onBlob.
+   * Seals chunks cut and hashed on this thread (`ids`), back to back in `bytes` (shared memory the worker
+   * reads in place); their blobs stream to onBlob.
    */
-  seal(bytes: Buffer, lengths: number[]): Promise<BlobId[]> {
-    return this.pool.run<BlobId[]>(
-      { op: 'seal', shared: bytes.buffer, length: bytes.length, lengths },
+  seal(bytes: Buffer, lengths: number[], ids: BlobId[]): Promise<void> {
+    return this.pool.run<void>(
+      { op: 'seal', shared: bytes.buffer, length: bytes.length, lengths, ids },
+      [],
+      this.receive,
+    );
+  }
+
+  /**
+   * Hashes and seals windows of streamed files, back to back in `bytes` (shared memory), in chunks of
+   * `chunkBytes` (WindowSealer); chunks the known-blob filter probably holds are only hashed.
+   */
+  windows(bytes: Buffer, windows: number[], chunkBytes: number): Promise<WindowJobResult> {
+    return this.pool.run<WindowJobResult>(
+      { op: 'windows', shared: bytes.buffer, length: bytes.length, windows, chunkBytes, known: this.known() },
       [],
       this.receive,
     );

@@ -13,13 +13,15 @@ import { workerData } from 'node:worker_threads';
 import { BlobBatchBuilder, batchUsedBytes } from '../../repo/blob-batch';
 import { BlobDecoder } from '../../repo/blob-codec';
 import { verifyPackBytes } from '../../repo/check';
-import { Chunker, type ChunkerParams, gearTable } from '../../repo/chunker';
+import { Chunker, type ChunkerParams, fixedChunks, gearTable } from '../../repo/chunker';
+import { blobIdOf } from '../../repo/crypto';
 import type { BlobId, PackId } from '../../repo/ids';
 import { decodeKeyring } from '../../repo/keyring';
 import { KnownBlobs } from '../../repo/known-blobs';
 import { GarbageBudget, releaseNow } from '../../repo/memory';
 import { BlobType } from '../../repo/pack';
 import { type JobContext, serveJobs, WithTransfer } from '../../repo/worker-host';
+import type { WindowJobResult } from '../window-sealer';
 import { ExcludeMatcher } from './excludes';
 import { type ExpectedStat, type FileReadResult, type ReadRequest, readFileBlobs } from './file-reader';
 import { type Creator, ownedAs } from './ownership';
@@ -98,6 +100,7 @@ export function startWorker(): void {
           ctx,
         ),
       seal: (job, ctx: JobContext) => sealChunks(job as unknown as SealJob, chunker, keyring, ctx),
+      windows: (job, ctx: JobContext) => sealWindows(job as unknown as WindowJob, chunker, keyring, ctx),
       restore: async (job) => {
         const buffer = (job.bytes as Uint8Array).buffer as ArrayBuffer;
         let result: ReturnType<typeof restoreRun>;
@@ -147,11 +150,32 @@ function batchBuilder(keyring: ReturnType<typeof decodeKeyring>, chunker: Chunke
 }
 
 /**
+ * Runs `fn` with this thread's blob batch builder; the batches it fills reach the main thread as messages
+ * of the job `ctx` (transferred buffers), the last once `fn` is done.
+ */
+async function withBatches<T>(
+  keyring: ReturnType<typeof decodeKeyring>,
+  chunker: Chunker,
+  ctx: JobContext,
+  fn: (batches: BlobBatchBuilder) => Promise<T>,
+): Promise<T> {
+  const batches = batchBuilder(keyring, chunker);
+  batchJob = ctx;
+  try {
+    const result = await fn(batches);
+    await batches.flush();
+    return result;
+  } finally {
+    batchJob = undefined;
+  }
+}
+
+/**
  * Runs a job that reads files: `fn` gets a reader of one file whose chunks are hashed, compressed and sealed
  * here and reach the main thread in batches of transferred buffers. Chunks the `known` filter (KnownBlobs)
  * holds are hashed only, unless the read is `unskipped`.
  */
-async function withFileReader<T>(
+function withFileReader<T>(
   keyring: ReturnType<typeof decodeKeyring>,
   chunker: Chunker,
   known: SharedArrayBuffer | undefined,
@@ -160,26 +184,20 @@ async function withFileReader<T>(
     read: (path: Buffer, expect: ExpectedStat, unskipped?: boolean) => Promise<FileReadResult>,
   ) => Promise<T>,
 ): Promise<T> {
-  const batches = batchBuilder(keyring, chunker);
-  batchJob = ctx;
   const skip = known ? (id: BlobId) => KnownBlobs.mayHold(known, id) : undefined;
-  const addChunk = (chunk: Buffer) => {
-    garbage.spend(chunk.length);
-    return batches.add(BlobType.Data, chunk, skip);
-  };
-  const addEvery = (chunk: Buffer) => {
-    garbage.spend(chunk.length);
-    return batches.add(BlobType.Data, chunk);
-  };
-  try {
-    const result = await fn((path, expect, unskipped) =>
+  return withBatches(keyring, chunker, ctx, (batches) => {
+    const addChunk = (chunk: Buffer) => {
+      garbage.spend(chunk.length);
+      return batches.add(BlobType.Data, chunk, skip);
+    };
+    const addEvery = (chunk: Buffer) => {
+      garbage.spend(chunk.length);
+      return batches.add(BlobType.Data, chunk);
+    };
+    return fn((path, expect, unskipped) =>
       readFileBlobs(path, expect, chunker, unskipped ? addEvery : addChunk),
     );
-    await batches.flush();
-    return result;
-  } finally {
-    batchJob = undefined;
-  }
+  });
 }
 
 /** Reads a batch of files, each with its result or its error. */
@@ -204,32 +222,72 @@ function readBatch(
   });
 }
 
-/** Chunks cut elsewhere (a stream the main thread reads), to hash, compress and seal here. */
+/** Chunks cut and hashed elsewhere (a stream the main thread reads), to compress and seal here. */
 export interface SealJob {
   /** The chunks, back to back, in shared memory the main thread leaves alone until the job ends. */
   shared: SharedArrayBuffer;
   length: number;
   lengths: number[];
+  ids: BlobId[];
 }
 
-/** Seals the chunks of a job into blob batches for the main thread; returns their ids in order. */
+/** Seals the chunks of a job into blob batches for the main thread. */
 function sealChunks(
   job: SealJob,
   chunker: Chunker,
   keyring: ReturnType<typeof decodeKeyring>,
   ctx: JobContext,
-): Promise<BlobId[]> {
+): Promise<void> {
   const bytes = Buffer.from(job.shared, 0, job.length);
-  return withFileReader(keyring, chunker, undefined, ctx, async () => {
-    const batches = batchBuilder(keyring, chunker);
-    const out: BlobId[] = [];
+  return withBatches(keyring, chunker, ctx, async (batches) => {
     let at = 0;
-    for (const n of job.lengths) {
+    for (let i = 0; i < job.lengths.length; i++) {
+      const n = job.lengths[i]!;
       garbage.spend(n);
-      out.push(await batches.add(BlobType.Data, bytes.subarray(at, at + n)));
+      await batches.add(BlobType.Data, bytes.subarray(at, at + n), undefined, job.ids[i]);
       at += n;
     }
-    return out;
+  });
+}
+
+/** Windows of streamed files (WindowSealer), back to back in shared memory, to hash and seal here. */
+export interface WindowJob {
+  shared: SharedArrayBuffer;
+  length: number;
+  windows: number[];
+  chunkBytes: number;
+  known?: SharedArrayBuffer;
+}
+
+/** Cuts each window into fixed-size chunks; seals those the known-blob filter does not hold. */
+function sealWindows(
+  job: WindowJob,
+  chunker: Chunker,
+  keyring: ReturnType<typeof decodeKeyring>,
+  ctx: JobContext,
+): Promise<WindowJobResult> {
+  const bytes = Buffer.from(job.shared, 0, job.length);
+  const known = job.known;
+  return withBatches(keyring, chunker, ctx, async (batches) => {
+    const result: WindowJobResult = { ids: [], counts: [], skipped: [] };
+    let at = 0;
+    for (const length of job.windows) {
+      let count = 0;
+      for (const chunk of fixedChunks(bytes, at, at + length, job.chunkBytes)) {
+        const id = blobIdOf(keyring, chunk);
+        if (known && KnownBlobs.mayHold(known, id))
+          result.skipped.push([result.ids.length, chunk.byteOffset - bytes.byteOffset, chunk.length]);
+        else {
+          garbage.spend(chunk.length);
+          await batches.add(BlobType.Data, chunk, undefined, id);
+        }
+        result.ids.push(id);
+        count++;
+      }
+      result.counts.push(count);
+      at += length;
+    }
+    return result;
   });
 }
 

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
+import { KnownBlobs } from '../../repo/known-blobs';
 import type { Repository } from '../../repo/repository';
 import type { PgBaseBackupInfo, Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import type { WorkerPool } from '../../repo/worker-pool';
-import { ChunkSealer } from '../chunk-sealer';
 import { PROGRAM, safeUser } from '../files/backup';
 import { TreeBuilder } from '../tree-builder';
+import { WindowSealer } from '../window-sealer';
 import { withWriteSession } from '../write-session';
 import { manifestWalRange, parseBackupLabel } from './backup-label';
 import { takeBaseBackup } from './base-backup-stream';
@@ -72,9 +73,10 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
       const startTime = now();
       const builder = new TreeBuilder();
       let bytes = 0;
+      // Workers skip sealing chunks the repository probably holds (most of an incremental's).
+      if (opts.pool) writer.known ??= KnownBlobs.fromIndex(repo.index, writer.dataClass);
       const common = {
-        sealer: new ChunkSealer(writer, repo.chunker, repo.keyring, opts.pool),
-        chunker: repo.chunker,
+        sealer: new WindowSealer(writer, repo.chunker, opts.pool),
         builder,
         onBytes: (n: number) => {
           bytes += n;

@@ -1,8 +1,6 @@
-import type { Chunker } from '../../repo/chunker';
 import type { BlobId } from '../../repo/ids';
-import { PushChunker } from '../../repo/push-chunker';
-import type { ChunkSealer, FileSeal } from '../chunk-sealer';
 import type { TreeBuilder } from '../tree-builder';
+import type { StreamSeal, WindowSealer } from '../window-sealer';
 import type { ArchiveConsumer } from './base-backup-stream';
 import { type TarHeader, TarPushParser } from './tar-push';
 
@@ -15,8 +13,7 @@ export interface IngestResult {
 }
 
 export interface IngestOptions {
-  sealer: ChunkSealer;
-  chunker: Chunker;
+  sealer: WindowSealer;
   builder: TreeBuilder;
   /** Path components every member goes under (e.g. base, or tablespaces/16385). */
   prefix: readonly string[];
@@ -29,24 +26,22 @@ const CAPTURE_MAX_BYTES = 1024 * 1024;
 
 /**
  * Stores one tar archive of a base backup as it arrives: the tar parser hands each member's bytes (views of
- * the socket's buffer) to the chunker, its chunks go to the sealer, and the member's node (mode, owner,
+ * the socket's buffer) to the window sealer, which has them chunked and sealed, and the member's node (mode, owner,
  * mtime, size, content) to the tree builder once its blobs are known. The snapshot holds the files
  * themselves, and a restore writes a data directory.
  */
 export class TarIngest implements ArchiveConsumer {
   private readonly parser: TarPushParser;
-  private readonly chunker: PushChunker;
   private readonly result: IngestResult = { files: 0, bytes: 0, captured: new Map() };
   private readonly pending: Promise<void>[] = [];
   private member:
-    | { header: TarHeader; path: Buffer[]; seal: FileSeal; keep?: Buffer[]; size: number }
+    | { header: TarHeader; path: Buffer[]; seal: StreamSeal; keep?: Buffer[]; size: number }
     | undefined;
 
   constructor(
     archive: string,
     private readonly opts: IngestOptions,
   ) {
-    this.chunker = new PushChunker(opts.chunker);
     this.parser = new TarPushParser(archive, {
       begin: (h) => this.begin(h),
       data: (bytes) => this.memberData(bytes),
@@ -61,6 +56,7 @@ export class TarIngest implements ArchiveConsumer {
 
   end(): void {
     this.parser.finish();
+    this.opts.sealer.flush();
   }
 
   /** Resolves once every member's blobs are stored and its node is in the tree builder. */
@@ -93,7 +89,13 @@ export class TarIngest implements ArchiveConsumer {
       return;
     }
     const keep = this.opts.capture?.has(h.name) && h.size <= CAPTURE_MAX_BYTES ? [] : undefined;
-    this.member = { header: h, path, seal: this.opts.sealer.beginFile(), size: 0, ...(keep ? { keep } : {}) };
+    this.member = {
+      header: h,
+      path,
+      seal: this.opts.sealer.begin(h.size),
+      size: 0,
+      ...(keep ? { keep } : {}),
+    };
   }
 
   private memberData(bytes: Uint8Array): void {
@@ -102,14 +104,13 @@ export class TarIngest implements ArchiveConsumer {
     m.size += bytes.length;
     this.opts.onBytes?.(bytes.length);
     m.keep?.push(Buffer.from(bytes));
-    this.chunker.push(bytes, (chunk) => m.seal.add(chunk));
+    m.seal.add(bytes);
   }
 
   private endMember(): void {
     const m = this.member;
     if (!m) return;
     this.member = undefined;
-    this.chunker.end((chunk) => m.seal.add(chunk));
     if (m.keep) this.result.captured.set(m.header.name, Buffer.concat(m.keep));
     this.result.files++;
     this.result.bytes += m.size;
@@ -152,10 +153,9 @@ export class FileIngest implements ArchiveConsumer {
 
   end(): void {
     const whole = Buffer.concat(this.parts);
-    const seal = this.opts.sealer.beginFile();
-    const chunker = new PushChunker(this.opts.chunker);
-    chunker.push(whole, (c) => seal.add(c));
-    chunker.end((c) => seal.add(c));
+    const seal = this.opts.sealer.begin(whole.length);
+    seal.add(whole);
+    this.opts.sealer.flush();
     this.finished = seal.finish().then((content) => {
       const now = String(BigInt(Date.now()) * 1_000_000n);
       this.opts.builder.add(
