@@ -38,14 +38,18 @@ export function readText(p) {
 
 /**
  * A measurer writing logs to `logs` (numbered per run): measure(label, argv, env) runs argv after `sync` and
- * returns { ok, rc, timedOut, seconds, peakBytes, cpu, stdout, stderr, logBase }.
+ * returns { ok, rc, timedOut, seconds, peakBytes, cpu, stdout, stderr, logBase }. With `dropCaches` (and root)
+ * the page cache is emptied before each command too, so that every tool starts from the same memory state:
+ * on this VM a full page cache makes each new page cost reclaim, and one restore's system time went from
+ * 1.1 s to 9.4 s with the state the previous step left.
  */
-export function makeMeasurer({ work, logs, root, timeoutSeconds }) {
+export function makeMeasurer({ work, logs, root, timeoutSeconds, dropCaches = false }) {
   const helper = path.join(work, 'measure.py');
   writeFileSync(helper, MEASURE_PY);
   let counter = 0;
   return function measure(label, argv, env = {}) {
     spawnSync('sync');
+    if (dropCaches) emptyPageCache();
     const n = String(++counter).padStart(2, '0');
     const base = path.join(logs, `${n}-${label.replace(/[^a-z0-9-]+/gi, '_')}`);
     const outJson = `${base}.measure.json`;
@@ -72,6 +76,20 @@ export function makeMeasurer({ work, logs, root, timeoutSeconds }) {
       logBase: path.relative(root, base),
     };
   };
+}
+
+/** Whether the page cache can be emptied here (root, /proc writable). */
+export function canDropCaches() {
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function emptyPageCache() {
+  if (!canDropCaches()) throw new Error('cannot write /proc/sys/vm/drop_caches: run the benchmark as root');
 }
 
 /** The median of numbers. */

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeMeasurer } from './measure.mjs';
+import { canDropCaches, makeMeasurer } from './measure.mjs';
 import { makeScratchFs, unmountStale } from './scratch-fs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -95,12 +95,15 @@ const results = {};
 const sizes = {};
 const lag = {};
 let measure;
+/** Whether each measured step starts with an empty page cache. */
+let coldCache = false;
 
 async function main() {
   unmountStale(FS);
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
-  measure = makeMeasurer({ work: WORK, logs: LOGS, root: ROOT, timeoutSeconds: 7200 });
+  coldCache = canDropCaches();
+  measure = makeMeasurer({ work: WORK, logs: LOGS, root: ROOT, timeoutSeconds: 7200, dropCaches: coldCache });
   scratch = makeScratchFs(FS, path.join(WORK, 'fs.img'), Math.max(8, Math.ceil(SCALE / 5)) * 1024 ** 3);
   log(`pg-bench: scale ${SCALE}, data on ${scratch.detail}`);
   spawnSync('chown', ['-R', 'postgres:postgres', FS]);
@@ -390,7 +393,7 @@ not yet archived, sampled each second):
 ${lagRows.join('\n')}
 
 ${failures.length ? `Failures:\n\n${failures.map((f) => `- ${f}`).join('\n')}\n\n` : ''}${notes.length ? `Notes:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\n` : ''}Each step ran once per tool as the postgres user, against its own repository on the same file system, after
-\`sync\`; backup times include everything from connecting to the committed backup, restore times the restore
+\`sync\`${coldCache ? ' and with an emptied page cache (both read the cluster or their repository from disk)' : ''}; backup times include everything from connecting to the committed backup, restore times the restore
 command alone (not the recovery that starts after). Raw outputs are in bench/work-pg/logs/ until the next run.
 `;
   const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';

@@ -64,7 +64,14 @@ export function unmountStale(dir) {
       run('umount', [dir]);
       break;
     } catch (e) {
-      if (attempt >= 20 || !/busy/.test(e.message)) throw e;
+      if (attempt >= 30 || !/busy/.test(e.message)) throw e;
+      // Still held after 10 s: whatever holds the bench's own file system is a leftover of the bench (an
+      // archiver's daemon): name it on stderr and stop it.
+      if (attempt === 20) {
+        const holders = spawnSync('fuser', ['-vm', dir], { encoding: 'utf8' });
+        process.stderr.write(`scratch fs ${dir} still busy; stopping what holds it:\n${holders.stderr}\n`);
+        spawnSync('fuser', ['-km', dir]);
+      }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
     }
   }

@@ -1,4 +1,4 @@
-import { chmod, chown, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { IntegrityError } from '../../repo/errors';
 import type { BlobId } from '../../repo/ids';
@@ -95,6 +95,7 @@ export async function restorePostgres(repo: Repository, opts: PgRestoreOptions):
         await ownLikeDataDir(target, t.location);
       }
       await rewriteTablespaceMap(target, tablespaces);
+      await linkTablespaces(target, tablespaces);
     }
     await ownLikeDataDir(target, target);
     const settings = recoveryLines(opts.restoreCommand, opts.recoveryTarget, opts.action);
@@ -144,6 +145,25 @@ async function ownLikeDataDir(dataDir: string, folder: string): Promise<void> {
   const owner = await stat(join(dataDir, 'PG_VERSION')).catch(() => undefined);
   if (owner && process.getuid?.() === 0) await chown(folder, owner.uid, owner.gid);
   await chmod(folder, 0o700);
+}
+
+/**
+ * pg_tblspc/<oid> links to each tablespace's folder, as in a plain-format base backup: tools that read the
+ * data directory (pg_verifybackup) find the tablespaces, and postgres, which recreates the links from
+ * tablespace_map when it starts, makes the same ones.
+ */
+async function linkTablespaces(
+  dataDir: string,
+  tablespaces: readonly { oid: number; location: string }[],
+): Promise<void> {
+  const dir = join(dataDir, 'pg_tblspc');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const owner = await stat(join(dataDir, 'PG_VERSION')).catch(() => undefined);
+  for (const t of tablespaces) {
+    const link = join(dir, String(t.oid));
+    await symlink(t.location, link);
+    if (owner && process.getuid?.() === 0) await lchown(link, owner.uid, owner.gid);
+  }
 }
 
 /** tablespace_map names each tablespace's folder; moved ones get their new place. */

@@ -117,12 +117,15 @@ export async function runDaemon(
   try {
     while (Date.now() - lastWork < (opts.idleMs ?? DAEMON_IDLE_MS)) {
       const ready = await readyFiles(walDir);
-      const todo = ready.filter((n) => !inFlight.has(n) && !finished.has(n));
-      if (todo.length > 0 || inFlight.size > 0) lastWork = Date.now();
       const done = new Set(await readdir(spool).catch(() => [] as string[]));
+      // A file with an outcome waiting for archive_command is not work: one that keeps failing is tried
+      // again only once archive_command has taken its error, and cannot keep the daemon alive forever.
+      const todo = ready.filter(
+        (n) => !inFlight.has(n) && !finished.has(n) && !done.has(`${n}.ok`) && !done.has(`${n}.error`),
+      );
+      if (todo.length > 0 || inFlight.size > 0) lastWork = Date.now();
       for (const name of todo) {
         if (inFlight.size >= (opts.parallelism ?? DAEMON_PARALLELISM)) break;
-        if (done.has(`${name}.ok`) || done.has(`${name}.error`)) continue;
         inFlight.add(name);
         void pushOne(archive, walDir, spool, name)
           .then((ok) => {
