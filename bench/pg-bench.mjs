@@ -97,6 +97,8 @@ const lag = {};
 let measure;
 /** Whether each measured step starts with an empty page cache. */
 let coldCache = false;
+/** pg_basebackup's stream alone, thrown away: what no full backup over the replication protocol can beat. */
+let floor;
 
 async function main() {
   unmountStale(FS);
@@ -194,6 +196,18 @@ async function main() {
     ['zapas', 'pgbackrest'],
   );
   sizes.full = { zapas: du(ZREPO), pgbackrest: du(BREPO) };
+  // The floor under zapas's full backup: the same stream from the server, thrown away.
+  log('  pg_basebackup to /dev/null (the stream zapas reads, alone) …');
+  floor = measure(
+    'pg_basebackup-alone',
+    asPgArgv([
+      'sh',
+      '-c',
+      `${path.join(PG_BIN, 'pg_basebackup')} -h ${SOCK} -p ${port} -U postgres -Ft -D - -X none -c fast > /dev/null`,
+    ]),
+    ENV,
+  );
+  log(`  pg_basebackup alone ${floor.seconds.toFixed(2)} s`);
 
   log(`  pgbench -c 4 -T ${INCR_SECONDS} (light write load before the incrementals) …`);
   asPg(path.join(PG_BIN, 'pgbench'), ['-c', '4', '-j', '2', '-T', String(INCR_SECONDS), '-n', 'postgres']);
@@ -383,7 +397,7 @@ ${rows.join('\n')}
 
 ${sizeRows.join('\n')}
 
-Incremental after \`pgbench -c 4 -T ${INCR_SECONDS}\`: zapas re-reads every file from the server (pg_basebackup's protocol has no
+${floor?.ok ? `The replication stream alone (\`pg_basebackup -Ft -D - -X none -c fast > /dev/null\`, same conditions) took ${fmt(floor.seconds)} s (CPU ${fmt(floor.cpu, 1)} s): the floor under zapas's full backup, which reads that stream.\n\n` : ''}Incremental after \`pgbench -c 4 -T ${INCR_SECONDS}\`: zapas re-reads every file from the server (pg_basebackup's protocol has no
 incremental mode before PostgreSQL 17) and stores only new chunks; pgBackRest reads only files that changed.
 Repository growth: zapas ${incrAdded ? fmt(incrAdded.zapas / MiB, 1) : '–'} MiB, pgBackRest ${incrAdded ? fmt(incrAdded.pgbackrest / MiB, 1) : '–'} MiB; time ${incr?.zapas?.ok ? fmt(incr.zapas.seconds) : '–'} s against ${incr?.pgbackrest?.ok ? fmt(incr.pgbackrest.seconds) : '–'} s.
 
