@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZAPAS_BIN } from '../support/cli';
 import {
+  archiveNow,
   freePort,
   makePgDir,
   makePgRepo,
@@ -17,17 +18,6 @@ import {
 
 const describePg = PG_AVAILABLE ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function archiveNow(cluster: TestCluster): Promise<string> {
-  const segment = await cluster.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
-  await cluster.sql('SELECT pg_switch_wal()');
-  for (let i = 0; i < 150; i++) {
-    if ((await cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= segment)
-      return segment;
-    await sleep(200);
-  }
-  throw new Error(`${segment} was not archived`);
-}
 
 /** Bad input and faults around PostgreSQL: each gives a clear error, and nothing is lost or silently short. */
 describePg('zapas pg: bad input and faults', () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { lastJson } from '../support/cli';
 import {
+  archiveNow,
   makePgDir,
   makePgRepo,
   PG_AVAILABLE,
@@ -12,25 +13,6 @@ import {
 
 const describePg = PG_AVAILABLE ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-/** Switches to a new WAL segment and waits until the finished one is archived. */
-async function archiveNow(cluster: TestCluster): Promise<void> {
-  const segment = await cluster.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
-  await cluster.sql('SELECT pg_switch_wal()');
-  await until(
-    async () =>
-      (await cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= segment,
-    `${segment} archived`,
-  );
-}
 
 /**
  * Point-in-time recovery end to end, against real clusters: a base backup, rows committed at known

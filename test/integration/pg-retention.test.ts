@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { lastJson } from '../support/cli';
 import {
+  archiveNow,
   makePgDir,
   makePgRepo,
   PG_AVAILABLE,
@@ -11,18 +12,6 @@ import {
 } from '../support/postgres';
 
 const describePg = PG_AVAILABLE ? describe : describe.skip;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function archiveNow(cluster: TestCluster): Promise<string> {
-  const segment = await cluster.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
-  await cluster.sql('SELECT pg_switch_wal()');
-  for (let i = 0; i < 150; i++) {
-    if ((await cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= segment)
-      return segment;
-    await sleep(200);
-  }
-  throw new Error(`${segment} was not archived`);
-}
 
 /** WAL retention follows base backups: prune removes only WAL that no kept backup can use. */
 describePg('WAL retention with forget and prune', () => {

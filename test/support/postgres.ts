@@ -379,3 +379,15 @@ export class RestoredServer {
     return (await runAsPg('cat', [`${this.dataDir}.log`])).stdout;
   }
 }
+
+/** Switches to a new WAL segment and waits until the finished one is archived; returns its name. */
+export async function archiveNow(cluster: TestCluster): Promise<string> {
+  const segment = await cluster.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
+  await cluster.sql('SELECT pg_switch_wal()');
+  for (let i = 0; i < 150; i++) {
+    if ((await cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= segment)
+      return segment;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${segment} was not archived`);
+}

@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlobId } from '../../repo/ids';
 import type { Repository } from '../../repo/repository';
 import type { PgDumpInfo, Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { ChunkSealer } from '../chunk-sealer';
-import { PROGRAM, safeUser } from '../files/backup';
 import { TreeBuilder } from '../tree-builder';
 import { withWriteSession } from '../write-session';
 import { withDbname } from './conninfo';
+import { pgSnapshot } from './pg-snapshot';
 import { connect, PgServerError } from './server';
 import { filesBelow, openFilesUnder } from './spool';
 
@@ -155,31 +155,19 @@ export async function dumpPostgres(
         excludedTables: opts.excludeTables ?? [],
         excludedTableData: opts.excludeTableData ?? [],
       };
-      const snapshot: Snapshot = {
-        version: 1,
-        time: new Date().toISOString(),
+      const snapshot = pgSnapshot({
         source: opts.source,
-        hostname: hostname(),
-        username: safeUser(),
-        paths: [],
-        tags: [...new Set([PG_DUMP_TAG, ...(opts.tags ?? [])])].sort(),
-        dataClass: opts.dataClass ?? 'default',
+        time: new Date().toISOString(),
+        kindTag: PG_DUMP_TAG,
+        ...(opts.tags ? { tags: opts.tags } : {}),
+        ...(opts.dataClass ? { dataClass: opts.dataClass } : {}),
         tree,
-        excludes: [],
-        summary: {
-          filesNew: files,
-          filesChanged: 0,
-          filesUnmodified: 0,
-          dirs: 0,
-          bytesProcessed: bytes,
-          bytesAdded: writer.stats.bytesAdded,
-          blobsAdded: writer.stats.blobsAdded,
-          durationMs: Date.now() - started,
-          errors: 0,
-        },
-        program: PROGRAM,
+        files,
+        bytes,
+        writer,
+        startedMs: started,
         postgres: info,
-      };
+      });
       return { snapshotId: await repo.saveSnapshot(snapshot), snapshot };
     },
   );

@@ -1,14 +1,13 @@
-import { hostname } from 'node:os';
 import { KnownBlobs } from '../../repo/known-blobs';
 import type { Repository } from '../../repo/repository';
 import type { PgBaseBackupInfo, Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import type { WorkerPool } from '../../repo/worker-pool';
-import { PROGRAM, safeUser } from '../files/backup';
 import { TreeBuilder } from '../tree-builder';
 import { WindowSealer } from '../window-sealer';
 import { withWriteSession } from '../write-session';
 import { manifestWalRange, parseBackupLabel } from './backup-label';
 import { takeBaseBackup } from './base-backup-stream';
+import { pgSnapshot } from './pg-snapshot';
 import { connect, serverFacts } from './server';
 import { FileIngest, TarIngest } from './tar-ingest';
 import { parseLsn, segmentOfLsn } from './wal-names';
@@ -137,32 +136,20 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
       return { parent, info, tree: await builder.save(writer), files, bytes, writer };
     },
     async ({ parent, info, tree, files, bytes, writer }) => {
-      const snapshot: Snapshot = {
-        version: 1,
-        time: info.stopTime,
+      const snapshot = pgSnapshot({
         source: opts.source,
-        hostname: hostname(),
-        username: safeUser(),
-        paths: [],
-        tags: [...new Set([PG_BASE_TAG, ...(opts.tags ?? [])])].sort(),
-        dataClass: opts.dataClass ?? 'default',
+        time: info.stopTime,
+        kindTag: PG_BASE_TAG,
+        ...(opts.tags ? { tags: opts.tags } : {}),
+        ...(opts.dataClass ? { dataClass: opts.dataClass } : {}),
         ...(parent ? { parent: parent.id } : {}),
         tree,
-        excludes: [],
-        summary: {
-          filesNew: files,
-          filesChanged: 0,
-          filesUnmodified: 0,
-          dirs: 0,
-          bytesProcessed: bytes,
-          bytesAdded: writer.stats.bytesAdded,
-          blobsAdded: writer.stats.blobsAdded,
-          durationMs: Date.now() - started,
-          errors: 0,
-        },
-        program: PROGRAM,
+        files,
+        bytes,
+        writer,
+        startedMs: started,
         postgres: info,
-      };
+      });
       const snapshotId = await repo.saveSnapshot(snapshot);
       return { snapshotId, snapshot, ...(parent ? { parent } : {}) };
     },
