@@ -235,27 +235,7 @@ export class TestCluster {
 
   /** Runs SQL with psql; returns its output (unaligned, tuples only). */
   async sql(query: string, opts: { port?: number; db?: string } = {}): Promise<string> {
-    const r = await runAsPg(
-      join(PG_BIN, 'psql'),
-      [
-        '-X',
-        '-A',
-        '-t',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-h',
-        this.socketDir,
-        '-p',
-        String(opts.port ?? this.port),
-        '-d',
-        opts.db ?? 'postgres',
-        '-c',
-        query,
-      ],
-      { env: this.env },
-    );
-    if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
-    return r.stdout.trim();
+    return psql(this.socketDir, opts.port ?? this.port, opts.db ?? 'postgres', query, this.env);
   }
 
   /** Stops the server and removes its folder. */
@@ -332,27 +312,7 @@ export class RestoredServer {
   }
 
   async sql(query: string): Promise<string> {
-    const r = await runAsPg(
-      join(PG_BIN, 'psql'),
-      [
-        '-X',
-        '-A',
-        '-t',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-h',
-        this.socketDir,
-        '-p',
-        String(this.port),
-        '-d',
-        'postgres',
-        '-c',
-        query,
-      ],
-      { env: this.env },
-    );
-    if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
-    return r.stdout.trim();
+    return psql(this.socketDir, this.port, 'postgres', query, this.env);
   }
 
   /** Waits until recovery is over (promoted) or paused at its target. */
@@ -390,4 +350,12 @@ export async function archiveNow(cluster: TestCluster): Promise<string> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${segment} was not archived`);
+}
+
+/** Runs SQL with psql as the PostgreSQL OS user; returns its output (unaligned, tuples only). */
+async function psql(socketDir: string, port: number, db: string, query: string, env: NodeJS.ProcessEnv) {
+  const args = ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-d', db];
+  const r = await runAsPg(join(PG_BIN, 'psql'), [...args, '-c', query], { env });
+  if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
+  return r.stdout.trim();
 }
