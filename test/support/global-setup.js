@@ -1,10 +1,44 @@
-// Builds dist/zapas.cjs once before the suite: tests that spawn the real command (kill -9, exit codes) need it.
-const { execFileSync } = require('node:child_process');
+// Before the suite: builds dist/zapas.cjs once (tests that spawn the real command need it) and, as root,
+// makes sure the PostgreSQL OS user can run it (the pg tests' clusters call zapas as that user).
+const { execFileSync, spawnSync } = require('node:child_process');
+const { chmodSync, existsSync, statSync } = require('node:fs');
 const path = require('node:path');
 
+const ROOT = path.join(__dirname, '..', '..');
+const RUNUSER = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p));
+
 module.exports = async () => {
-  execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'build.mjs')], {
-    cwd: path.join(__dirname, '..', '..'),
-    stdio: 'inherit',
-  });
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (process.getuid?.() === 0 && RUNUSER && spawnSync('id', ['postgres']).status === 0)
+    reachableByPostgres();
 };
+
+function postgresCanRun() {
+  const zapas = path.join(ROOT, 'dist', 'zapas.cjs');
+  const check = `test -x '${process.execPath}' && test -r '${zapas}'`;
+  return spawnSync(RUNUSER, ['-u', 'postgres', '--', 'sh', '-c', check]).status === 0;
+}
+
+/**
+ * A clone in a private folder (mktemp -d makes 0700 ones) hides node and dist/ from the postgres user.
+ * Folders above the project get search permission for others (o+x: entering, not listing), each named.
+ */
+function reachableByPostgres() {
+  if (postgresCanRun()) return;
+  const dirs = [];
+  for (let dir = path.dirname(path.resolve(ROOT)); ; dir = path.dirname(dir)) {
+    dirs.push(dir);
+    if (dir === path.dirname(dir)) break;
+  }
+  for (const dir of [...dirs, path.resolve(ROOT)]) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      process.stderr.write(`test setup: ${dir} made searchable (o+x) so the postgres user reaches zapas\n`);
+    }
+  }
+  if (!postgresCanRun())
+    throw new Error(
+      `the postgres user cannot run ${process.execPath} with dist/zapas.cjs: the pg tests need it`,
+    );
+}
