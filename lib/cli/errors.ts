@@ -1,3 +1,4 @@
+import { ConfigError } from '../pipeline/config/load';
 import { LockedError, RepositoryNotFoundError, WrongKeyError } from '../repo/errors';
 import { ExcludeError } from '../sources/files/excludes';
 import { RestoreTargetError } from '../sources/files/restorer';
@@ -27,7 +28,12 @@ export const EXIT = {
 
 /** The exit code of an error, mapped once here. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof UsageError || err instanceof StorageUrlError || err instanceof ExcludeError)
+  if (
+    err instanceof UsageError ||
+    err instanceof StorageUrlError ||
+    err instanceof ExcludeError ||
+    err instanceof ConfigError
+  )
     return EXIT.usage;
   if (err instanceof RepositoryNotFoundError) return EXIT.noRepository;
   if (err instanceof LockedError) return EXIT.locked;

@@ -1,6 +1,7 @@
 import type { Verb } from '../verb';
 import { backup } from './backup';
 import { check } from './check';
+import { config } from './config';
 import { copy } from './copy';
 import { diff } from './diff';
 import { forget } from './forget';
@@ -30,4 +31,5 @@ export const VERBS: readonly Verb[] = [
   key,
   unlock,
   pg,
+  config,
 ];

@@ -1,0 +1,161 @@
+/**
+ * The service's configuration (zapas.yaml or JSON): repositories, and sources with their schedules,
+ * events, priority, data class, retention and verification. Shapes only; what needs more than one field
+ * (references, cycles, the law's minimums) is checked in load.ts.
+ */
+import { z } from 'zod';
+
+/** A name used as a key and in catalog keys: letters, digits, dot, dash, underscore. */
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const name = (what: string) =>
+  z
+    .string()
+    .regex(
+      NAME,
+      `a ${what} name is 1–63 lowercase letters, digits, ".", "-" or "_", starting with a letter or digit`,
+    );
+
+/** The classes data is kept apart by (pack streams, retention, residency, storage tier). */
+export const DATA_CLASSES = ['personal', 'payment', 'game-content', 'telemetry', 'default'] as const;
+export type DataClass = (typeof DATA_CLASSES)[number];
+
+/** Durations as the CLI takes them (`5y`, `30d`, `2y6m`): checked by the policy layer's parser. */
+const duration = z.string().min(1, 'a duration such as 30d, 6m or 5y');
+
+const schedule = z
+  .object({
+    cron: z.string().min(1),
+    /** IANA zone the cron is read in; default: the file's `timezone`, else UTC. */
+    timezone: z.string().optional(),
+    /** Postgres: full or incr base backup; auto lets the orchestrator decide (full when none is recent). */
+    type: z.enum(['full', 'incr', 'auto']).default('auto'),
+  })
+  .strict();
+
+const retention = z
+  .object({
+    keepLast: z.int().min(1).optional(),
+    keepHourly: z.int().min(1).optional(),
+    keepDaily: z.int().min(1).optional(),
+    keepWeekly: z.int().min(1).optional(),
+    keepMonthly: z.int().min(1).optional(),
+    keepYearly: z.int().min(1).optional(),
+    keepWithin: duration.optional(),
+    /** Nothing younger than this is ever forgotten, whatever the keep rules say (a retention lock). */
+    minimum: duration.optional(),
+    /** Nothing older than this is kept (personal data: no longer than its purpose). */
+    maximum: duration.optional(),
+  })
+  .strict();
+
+const verification = z
+  .object({
+    /** How often, as a cron (in the schedule's zone) or `after-each` snapshot. */
+    schedule: z.string().default('after-each'),
+    /** structure: check the repository's structure; sample: read back `share` of the data; full: all of
+     * it; restore: for postgres, a restore into scratch and a throw-away server (zapas pg verify). */
+    depth: z.enum(['structure', 'sample', 'full', 'restore']).default('sample'),
+    share: z.number().gt(0).max(1).default(0.1),
+  })
+  .strict();
+
+const common = {
+  repository: name('repository'),
+  schedules: z.array(schedule).default([]),
+  /** Queue message types that start a backup of this source (`backup-now`, `export-ready`, …). */
+  events: z.array(z.string().min(1)).default([]),
+  /** 0–9, higher first when heavy tasks wait for a slot. */
+  priority: z.int().min(0).max(9).default(5),
+  dataClass: z.enum(DATA_CLASSES),
+  retention: retention.default({}),
+  verify: verification.default({ schedule: 'after-each', depth: 'sample', share: 0.1 }),
+  /** Sources whose job of the same trigger must have succeeded first. */
+  after: z.array(name('source')).default([]),
+  /** Heavy steps run as a container task (agent); light ones in the function. */
+  heavy: z.boolean().optional(),
+};
+
+const filesSource = z
+  .object({
+    type: z.literal('files'),
+    paths: z.array(z.string().min(1)).min(1, 'at least one path'),
+    excludes: z.array(z.string().min(1)).default([]),
+    ...common,
+  })
+  .strict();
+
+const postgresSource = z
+  .object({
+    type: z.literal('postgres'),
+    /** libpq conninfo without a password (it would show in the process list): use .pgpass or PGPASSWORD. */
+    conninfo: z
+      .string()
+      .min(1)
+      .refine((s) => !/\bpassword\s*=/i.test(s) && !/:\/\/[^/@]*:[^/@]*@/.test(s), {
+        message: 'must not hold a password: use ~/.pgpass, PGPASSFILE or PGPASSWORD',
+      }),
+    /** Logical dumps besides base backups: databases to dump. */
+    dumps: z.array(z.string().min(1)).default([]),
+    ...common,
+  })
+  .strict();
+
+const bucketSource = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z.string().min(3),
+    prefix: z.string().default(''),
+    endpoint: z.url().optional(),
+    ...common,
+  })
+  .strict();
+
+const exportSource = z
+  .object({
+    type: z.literal('export'),
+    /** The platform service that drops its export in the landing bucket. */
+    service: z.string().min(1),
+    /** Where the export lands: s3://bucket/prefix/. */
+    landing: z.string().regex(/^s3:\/\/[^/]+\/.*$/, 'an s3://bucket/prefix/ location'),
+    ...common,
+  })
+  .strict();
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  filesSource,
+  postgresSource,
+  bucketSource,
+  exportSource,
+]);
+
+const repositorySchema = z
+  .object({
+    /** A folder or s3://bucket/prefix (with `endpoint` for a non-AWS store). */
+    url: z.string().min(1),
+    endpoint: z.url().optional(),
+    region: z.string().optional(),
+    /** Where the repository's data lives, for residency rules (152-FZ: personal data of Russians in RU). */
+    residency: z.string().length(2).optional(),
+    /** The file holding the repository password; or a KMS key that wraps the master key. */
+    passwordFile: z.string().optional(),
+    kmsKey: z.string().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    version: z.literal(1),
+    /** Default zone for schedules and calendar retention. */
+    timezone: z.string().default('UTC'),
+    /** Heavy tasks (container tasks, pg_basebackup) running at once. */
+    maxHeavyTasks: z.int().min(1).max(64).default(2),
+    repositories: z.record(name('repository'), repositorySchema),
+    sources: z.record(name('source'), sourceSchema),
+  })
+  .strict();
+
+export type ZapasConfigInput = z.input<typeof configSchema>;
+export type ZapasConfig = z.output<typeof configSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type ScheduleConfig = z.output<typeof schedule>;
+export type RetentionConfig = z.output<typeof retention>;
