@@ -1,0 +1,128 @@
+/**
+ * Runs a started backup job with the engine — in a function for light sources, in the agent for heavy
+ * ones — renewing its lease while it works, then records the outcome: the job's final state, the
+ * source's recovery point or last failure, and the leases let go. A job that fails says why.
+ */
+
+import { stat } from 'node:fs/promises';
+import type { Catalog } from '../catalog/catalog';
+import type { Job } from '../catalog/jobs';
+import type { Repository } from '../repo/repository';
+import type { WorkerPool } from '../repo/worker-pool';
+import { backupFiles } from '../sources/files/backup';
+import { ExcludeMatcher } from '../sources/files/excludes';
+import { backupPostgres } from '../sources/postgres/physical-backup';
+import type { SourceConfig, ZapasConfig } from './config/schema';
+import { LEASE_MS, releaseJob } from './orchestrate';
+
+export interface RunDeps {
+  config: ZapasConfig;
+  catalog: Catalog;
+  /** Opens the configured repository by name (and its worker pool, when there is one). */
+  openRepository(name: string): Promise<{ repo: Repository; pool?: WorkerPool; close(): Promise<void> }>;
+  now?: () => Date;
+  /** Lease renewal period; a third of the lease by default. */
+  heartbeatMs?: number;
+}
+
+export interface RunOutcome {
+  job: Job;
+  snapshotId?: string;
+}
+
+/** Runs `job` (state running) to its end; never throws for a failure of the backup itself. */
+export async function runJob(deps: RunDeps, job: Job): Promise<RunOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const source = deps.config.sources[job.source];
+  const heartbeat = setInterval(
+    () =>
+      void deps.catalog.acquireLease(`source:${job.source}`, job.id, LEASE_MS, now()).catch(() => undefined),
+    deps.heartbeatMs ?? LEASE_MS / 3,
+  );
+  heartbeat.unref();
+  try {
+    if (!source) throw new Error(`source "${job.source}" is no longer in the configuration`);
+    const opened = await deps.openRepository(source.repository);
+    let result: { snapshotId: string; unreadable: number };
+    try {
+      result = await backupSource(job, source, opened.repo, opened.pool, now);
+    } finally {
+      await opened.close();
+    }
+    const { snapshotId, unreadable } = result;
+    // Like the CLI's exit 3: the snapshot is there, and the job says what it lacks.
+    const partial = unreadable > 0 ? { error: `${unreadable} file(s) could not be read completely` } : {};
+    const done = await deps.catalog.transition(
+      job.id,
+      'running',
+      'succeeded',
+      { snapshotId, ...partial },
+      now(),
+    );
+    await deps.catalog.updateSourceState(job.source, {
+      lastSnapshotAt: done.endedAt!,
+      lastSnapshotId: snapshotId,
+      lastJobId: job.id,
+    });
+    return { job: done, snapshotId };
+  } catch (err) {
+    const error = (err as Error).message;
+    const failed = await deps.catalog.transition(job.id, 'running', 'failed', { error }, now());
+    await deps.catalog.updateSourceState(job.source, {
+      lastFailureAt: failed.endedAt!,
+      lastError: error,
+      lastJobId: job.id,
+    });
+    return { job: failed };
+  } finally {
+    clearInterval(heartbeat);
+    await releaseJob(deps.config, deps.catalog, job);
+  }
+}
+
+async function backupSource(
+  job: Job,
+  source: SourceConfig,
+  repo: Repository,
+  pool: WorkerPool | undefined,
+  now: () => Date,
+): Promise<{ snapshotId: string; unreadable: number }> {
+  switch (source.type) {
+    case 'files': {
+      // A path that is not there is a misconfigured source, not an empty backup.
+      for (const path of source.paths)
+        await stat(path).catch((err: NodeJS.ErrnoException) => {
+          throw new Error(`source path ${path} cannot be read (${err.code ?? err.message})`);
+        });
+      const r = await backupFiles(repo, source.paths, {
+        source: job.source,
+        dataClass: source.dataClass,
+        excludes: new ExcludeMatcher(source.excludes),
+        excludePatterns: source.excludes,
+        tags: [`job:${job.id}`],
+        now,
+        ...(pool ? { pool } : {}),
+      });
+      return { snapshotId: r.snapshotId, unreadable: r.snapshot.summary.errors };
+    }
+    case 'postgres':
+      return {
+        snapshotId: (
+          await backupPostgres(repo, {
+            source: job.source,
+            conninfo: source.conninfo,
+            type: job.type ?? 'full',
+            dataClass: source.dataClass,
+            tags: [`job:${job.id}`],
+            now,
+            ...(pool ? { pool } : {}),
+          })
+        ).snapshotId,
+        unreadable: 0,
+      };
+    default:
+      throw new Error(
+        `${source.type} sources are not backed up yet (this zapas backs up files and postgres)`,
+      );
+  }
+}
