@@ -11,6 +11,7 @@ import { ls } from './ls';
 import { pg } from './pg';
 import { prune } from './prune';
 import { restore } from './restore';
+import { serveVerb } from './serve';
 import { snapshots } from './snapshots';
 import { stats } from './stats';
 import { unlock } from './unlock';
@@ -32,4 +33,5 @@ export const VERBS: readonly Verb[] = [
   unlock,
   pg,
   config,
+  serveVerb,
 ];

@@ -1,0 +1,43 @@
+import { LocalService } from '../serve/local-service';
+import { intOption, type Verb } from '../verb';
+
+/** `zapas serve`: the service on one machine (API on loopback, schedules, queue, jobs), until SIGINT/SIGTERM. */
+export const serveVerb: Verb = {
+  name: 'serve',
+  summary: 'run the whole service on this machine: HTTP API on 127.0.0.1, schedules, queue, backups',
+  configure: (cmd) =>
+    cmd
+      .requiredOption('--config <file>', 'the configuration (zapas.yaml or JSON)')
+      .option('--port <n>', 'HTTP port (0: any free one)', intOption('--port'), 8720)
+      .option('--host <address>', 'address to listen on', '127.0.0.1')
+      .option('--state <dir>', 'folder of the embedded catalog (default: .zapas-state beside the config)')
+      .option('--tick <seconds>', 'how often schedules and queued jobs are looked at', intOption('--tick'), 5)
+      .option('--init', 'create configured folder repositories that do not exist yet'),
+  exits: [0, 1, 2],
+  async run(_args, opts, ctx) {
+    const service = await LocalService.start({
+      configFile: opts.config as string,
+      host: opts.host as string,
+      port: opts.port as number,
+      tickMs: Math.max(1, opts.tick as number) * 1000,
+      ...(opts.state ? { stateDir: opts.state as string } : {}),
+      init: Boolean(opts.init),
+      env: ctx.io.env,
+      log: (line) => ctx.io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    });
+    ctx.io.stdout.write(
+      `zapas serve: API on ${service.url}/v1 (${Object.keys(service.config.sources).length} sources)\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        ctx.io.stderr.write(`${new Date().toISOString()} ${signal}: finishing running jobs, then stopping\n`);
+        resolve();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    await service.stop();
+    ctx.io.stderr.write(`${new Date().toISOString()} stopped\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,144 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cliEnv, runCli, ZAPAS_BIN } from '../support/cli';
+import { makeTempDir } from '../support/temp';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `zapas serve` as a process: schedule → backup, HTTP-triggered backups, graceful stop, restart. */
+describe('zapas serve', () => {
+  let dir = '';
+  let config = '';
+
+  beforeAll(async () => {
+    dir = await makeTempDir('zapas-serve-');
+    await mkdir(join(dir, 'data', 'saves'), { recursive: true });
+    for (let i = 0; i < 20; i++)
+      await writeFile(join(dir, 'data', 'saves', `player-${i}.sav`), `player ${i} level ${i * 3}`);
+    await writeFile(join(dir, 'password'), 'serve test password\n', { mode: 0o600 });
+    config = join(dir, 'zapas.yaml');
+    await writeFile(
+      config,
+      `version: 1
+repositories:
+  main: { url: ./repo, residency: RU, passwordFile: ./password }
+sources:
+  saves:
+    type: files
+    paths: [./data/saves]
+    repository: main
+    dataClass: game-content
+    events: [backup-now]
+    schedules: [{ cron: "* * * * *" }]
+`,
+    );
+  });
+
+  function start(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+    const child = spawn(
+      process.execPath,
+      [ZAPAS_BIN, 'serve', '--config', config, '--port', '0', '--tick', '1', '--init'],
+      {
+        env: cliEnv({ ZAPAS_PASSWORD: undefined }),
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    return new Promise((resolve, reject) => {
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /API on (http:\/\/[^\s]+)\/v1/.exec(out);
+        if (m) resolve({ child, url: m[1]!, log: () => err });
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+    });
+  }
+
+  async function stop(child: ChildProcess): Promise<number | null> {
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    return exited;
+  }
+
+  async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(200);
+    }
+  }
+
+  const getJson = async (url: string) => (await fetch(url)).json() as Promise<Record<string, unknown>>;
+
+  it('backs up on schedule and on request, through the API, stops cleanly and resumes', async () => {
+    const { child, url, log } = await start();
+    try {
+      // The minute's slot has come: the scheduled job runs at start.
+      const scheduled = await until(async () => {
+        const { jobs } = (await getJson(`${url}/v1/sources/saves/jobs`)) as {
+          jobs: { state: string; trigger: { kind: string } }[];
+        };
+        return jobs.find((j) => j.trigger.kind === 'schedule' && j.state === 'succeeded');
+      }, `the scheduled backup (log: ${log()})`);
+      expect(scheduled).toMatchObject({ state: 'succeeded', snapshotId: expect.any(String) });
+
+      const ask = () =>
+        fetch(`${url}/v1/sources/saves/backups`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'deploy-42' },
+          body: JSON.stringify({ reason: 'before the deploy' }),
+        });
+      const first = await ask();
+      const again = await ask();
+      expect([first.status, again.status]).toEqual([202, 200]);
+      const id = ((await first.json()) as { job: { id: string } }).job.id;
+      expect(((await again.json()) as { job: { id: string } }).job.id).toBe(id);
+      const done = await until(async () => {
+        const { job } = (await getJson(`${url}/v1/jobs/${id}`)) as { job: { state: string } };
+        return job.state === 'succeeded' || job.state === 'failed' ? job : undefined;
+      }, 'the requested backup');
+      expect(done).toMatchObject({ state: 'succeeded', trigger: { kind: 'http', ref: 'deploy-42' } });
+
+      const bad = await fetch(`${url}/v1/sources/saves/backups`, { method: 'POST', body: '{"reason": 7}' });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/reason/);
+      expect((await fetch(`${url}/v1/sources/nope/backups`, { method: 'POST' })).status).toBe(404);
+      expect((await fetch(`${url}/v1/sources/saves/jobs?state=sleeping`)).status).toBe(400);
+      const { sources } = (await getJson(`${url}/v1/sources`)) as {
+        sources: { id: string; state: { lastSnapshotId?: string } }[];
+      };
+      expect(sources[0]).toMatchObject({ id: 'saves', state: { lastSnapshotId: expect.any(String) } });
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+    // The repository holds both snapshots and checks clean.
+    const env = { ZAPAS_REPOSITORY: join(dir, 'repo'), ZAPAS_PASSWORD: 'serve test password' };
+    const snaps = await runCli(['snapshots', '--json'], env);
+    expect(snaps.code).toBe(0);
+    expect((snaps.stdout.match(/"source":"saves"/g) ?? []).length).toBeGreaterThanOrEqual(2);
+    expect((await runCli(['check'], env)).code).toBe(0);
+
+    // A restart reads the catalog back: the jobs are still there.
+    const second = await start();
+    try {
+      const { jobs } = (await getJson(`${second.url}/v1/sources/saves/jobs`)) as { jobs: unknown[] };
+      expect(jobs.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      expect(await stop(second.child)).toBe(0);
+    }
+  }, 90_000);
+
+  it('refuses a configuration with problems before listening (exit 2, the line named)', async () => {
+    const badConfig = join(dir, 'bad.yaml');
+    await writeFile(badConfig, 'version: 1\nrepositories: {}\nsources:\n  a: { type: files }\n');
+    const r = await runCli(['serve', '--config', badConfig, '--port', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml:4:\d+: sources\.a/);
+  });
+});
