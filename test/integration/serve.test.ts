@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
 import { cliEnv, runCli, ZAPAS_BIN } from '../support/cli';
 import { makeTempDir } from '../support/temp';
 
@@ -133,6 +134,33 @@ sources:
       expect(await stop(second.child)).toBe(0);
     }
   }, 90_000);
+
+  it('a job a killed process left running is queued again at restart and completes once', async () => {
+    // What a process killed (kill -9) in the middle of a backup leaves in the catalog.
+    const state = join(dir, '.zapas-state', 'catalog.json');
+    const catalog = await EmbeddedCatalog.open(state);
+    const { job } = await catalog.createJob({
+      kind: 'backup',
+      source: 'saves',
+      trigger: { kind: 'http', ref: 'killed' },
+      priority: 5,
+      idempotencyKey: 'http:saves:killed',
+    });
+    await catalog.transition(job.id, 'queued', 'running', { worker: 'serve-dead' });
+    await catalog.acquireLease('source:saves', job.id, 15 * 60 * 1000);
+    const { child, url } = await start();
+    try {
+      const done = await until(async () => {
+        const { job: j } = (await getJson(`${url}/v1/jobs/${job.id}`)) as { job: { state: string } };
+        return j.state === 'succeeded' || j.state === 'failed' ? j : undefined;
+      }, 'the retried job');
+      expect(done).toMatchObject({ state: 'succeeded', attempts: 2, snapshotId: expect.any(String) });
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+    const env = { ZAPAS_REPOSITORY: join(dir, 'repo'), ZAPAS_PASSWORD: 'serve test password' };
+    expect((await runCli(['check'], env)).code).toBe(0);
+  }, 60_000);
 
   it('refuses a configuration with problems before listening (exit 2, the line named)', async () => {
     const badConfig = join(dir, 'bad.yaml');
