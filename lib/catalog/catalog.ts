@@ -23,6 +23,9 @@ export interface SourceState {
   lastFailureAt?: string;
   lastError?: string;
   lastVerifiedAt?: string;
+  /** The newest verification's verdict and what it found. */
+  lastVerifyOk?: boolean;
+  lastVerifyDetail?: string;
 }
 
 export interface Hold {

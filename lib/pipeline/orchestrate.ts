@@ -45,6 +45,29 @@ export async function scheduleDue(config: ZapasConfig, catalog: Catalog, now: Da
       );
       if (isNew) created.push(job);
     }
+    const verify = source.verify.schedule;
+    if (verify !== 'after-each') {
+      const slot = CronExpressionParser.parse(verify, {
+        tz: config.timezone,
+        currentDate: new Date(now.getTime() + 1),
+      })
+        .prev()
+        .toDate()
+        .toISOString();
+      if (await catalog.claimScheduleSlot(id, `verify ${verify}`, slot)) {
+        const { job, created: isNew } = await catalog.createJob(
+          {
+            kind: 'verify',
+            source: id,
+            trigger: { kind: 'schedule', ref: `verify ${verify} @ ${slot}` },
+            priority: source.priority,
+            idempotencyKey: `verify-schedule:${id}:${verify}:${slot}`,
+          },
+          now,
+        );
+        if (isNew) created.push(job);
+      }
+    }
   }
   return created;
 }

@@ -14,6 +14,7 @@ import { ExcludeMatcher } from '../sources/files/excludes';
 import { backupPostgres } from '../sources/postgres/physical-backup';
 import type { SourceConfig, ZapasConfig } from './config/schema';
 import { LEASE_MS, releaseJob } from './orchestrate';
+import { verifySource } from './verify';
 
 export interface RunDeps {
   config: ZapasConfig;
@@ -23,6 +24,8 @@ export interface RunDeps {
   now?: () => Date;
   /** Lease renewal period; a third of the lease by default. */
   heartbeatMs?: number;
+  /** Restore verification of a postgres source (see verify.ts). */
+  pgVerify?: (source: string) => Promise<{ ok: boolean; detail: string }>;
 }
 
 export interface RunOutcome {
@@ -43,6 +46,26 @@ export async function runJob(deps: RunDeps, job: Job): Promise<RunOutcome> {
   try {
     if (!source) throw new Error(`source "${job.source}" is no longer in the configuration`);
     const opened = await deps.openRepository(source.repository);
+    if (job.kind === 'verify') {
+      let verdict: Awaited<ReturnType<typeof verifySource>>;
+      try {
+        verdict = await verifySource(
+          {
+            catalog: deps.catalog,
+            repo: opened.repo,
+            ...(opened.pool ? { pool: opened.pool } : {}),
+            ...(deps.pgVerify ? { pgVerify: deps.pgVerify } : {}),
+            now,
+          },
+          job.source,
+          source,
+        );
+      } finally {
+        await opened.close();
+      }
+      if (!verdict.ok) throw new Error(`verification failed: ${verdict.detail}`);
+      return { job: await deps.catalog.transition(job.id, 'running', 'succeeded', {}, now()) };
+    }
     let result: { snapshotId: string; unreadable: number };
     try {
       result = await backupSource(job, source, opened.repo, opened.pool, now);
@@ -64,15 +87,27 @@ export async function runJob(deps: RunDeps, job: Job): Promise<RunOutcome> {
       lastSnapshotId: snapshotId,
       lastJobId: job.id,
     });
+    if (source.verify.schedule === 'after-each')
+      await deps.catalog.createJob(
+        {
+          kind: 'verify',
+          source: job.source,
+          trigger: { kind: 'event', ref: `after ${job.id}` },
+          priority: source.priority,
+          idempotencyKey: `verify-after:${job.id}`,
+        },
+        now(),
+      );
     return { job: done, snapshotId };
   } catch (err) {
     const error = (err as Error).message;
     const failed = await deps.catalog.transition(job.id, 'running', 'failed', { error }, now());
-    await deps.catalog.updateSourceState(job.source, {
-      lastFailureAt: failed.endedAt!,
-      lastError: error,
-      lastJobId: job.id,
-    });
+    if (job.kind === 'backup')
+      await deps.catalog.updateSourceState(job.source, {
+        lastFailureAt: failed.endedAt!,
+        lastError: error,
+        lastJobId: job.id,
+      });
     return { job: failed };
   } finally {
     clearInterval(heartbeat);

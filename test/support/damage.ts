@@ -24,6 +24,9 @@ export async function objectsIn(repo: string, folder: string): Promise<string[]>
 export async function flipBit(file: string, at: number): Promise<void> {
   const bytes = await readFile(file);
   const pos = at < 0 ? bytes.length + at : at;
+  // An out-of-range write to a Buffer is silently dropped: a damage test would damage nothing.
+  if (pos < 0 || pos >= bytes.length)
+    throw new RangeError(`${file} has ${bytes.length} bytes: cannot flip byte ${at}`);
   bytes[pos]! ^= 0x10;
   await writeFile(file, bytes);
 }
