@@ -18,19 +18,21 @@ export const LEASE_MS = 15 * 60 * 1000;
 
 export type Dispatch = { job: Job; runner: 'agent' | 'function' };
 
+/** The newest time at or before `now` at which `cron`, read in `zone`, fires (ISO). */
+export function previousSlot(cron: string, zone: string, now: Date): string {
+  return CronExpressionParser.parse(cron, { tz: zone, currentDate: new Date(now.getTime() + 1) })
+    .prev()
+    .toDate()
+    .toISOString();
+}
+
 /** Jobs for every schedule slot that has come since the last one claimed. */
 export async function scheduleDue(config: ZapasConfig, catalog: Catalog, now: Date): Promise<Job[]> {
   const created: Job[] = [];
   for (const [id, source] of Object.entries(config.sources)) {
     for (const schedule of source.schedules) {
       const zone = schedule.timezone ?? config.timezone;
-      const slot = CronExpressionParser.parse(schedule.cron, {
-        tz: zone,
-        currentDate: new Date(now.getTime() + 1),
-      })
-        .prev()
-        .toDate()
-        .toISOString();
+      const slot = previousSlot(schedule.cron, zone, now);
       if (!(await catalog.claimScheduleSlot(id, schedule.cron, slot))) continue;
       const { job, created: isNew } = await catalog.createJob(
         {
@@ -47,13 +49,7 @@ export async function scheduleDue(config: ZapasConfig, catalog: Catalog, now: Da
     }
     const verify = source.verify.schedule;
     if (verify !== 'after-each') {
-      const slot = CronExpressionParser.parse(verify, {
-        tz: config.timezone,
-        currentDate: new Date(now.getTime() + 1),
-      })
-        .prev()
-        .toDate()
-        .toISOString();
+      const slot = previousSlot(verify, config.timezone, now);
       if (await catalog.claimScheduleSlot(id, `verify ${verify}`, slot)) {
         const { job, created: isNew } = await catalog.createJob(
           {

@@ -19,10 +19,19 @@ import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../../keys/password';
 import { loadConfigFile } from '../../pipeline/config/load';
 import type { ZapasConfig } from '../../pipeline/config/schema';
 import { PoisonMessageError } from '../../pipeline/messages';
-import { acceptMessage, requeueAbandoned, scheduleDue, startReady } from '../../pipeline/orchestrate';
+import {
+  acceptMessage,
+  LEASE_MS,
+  previousSlot,
+  requeueAbandoned,
+  scheduleDue,
+  startReady,
+} from '../../pipeline/orchestrate';
+import { purgeRepository } from '../../pipeline/purge';
 import { LocalQueue } from '../../pipeline/queues/local-queue';
 import { deadLetter } from '../../pipeline/queues/queue';
 import { runJob } from '../../pipeline/run-job';
+import { parseDuration, subtractDuration } from '../../policy/duration';
 import { RepositoryNotFoundError } from '../../repo/errors';
 import { Repository } from '../../repo/repository';
 import { openStorage } from '../../storage/open';
@@ -129,8 +138,59 @@ export class LocalService {
       }
     }
     if (this.stopping) return;
+    await this.purgeDue(now);
     for (const { job } of await startReady(this.config, this.catalog, `serve-${process.pid}`, now))
       this.run(job);
+  }
+
+  /** Retention on each repository once per purge slot, under a lease (one purge of a repository at a time). */
+  private async purgeDue(now: Date): Promise<void> {
+    const { schedule, grace } = this.config.purge;
+    const slot = previousSlot(schedule, this.config.timezone, now);
+    const graceMs = now.getTime() - subtractDuration(now, parseDuration(grace)).getTime();
+    for (const name of Object.keys(this.config.repositories)) {
+      // Prune needs the repository to itself: while a backup of it runs, the purge waits for a later tick.
+      if (await this.busy(name)) continue;
+      if (!(await this.catalog.claimScheduleSlot(`repository:${name}`, `purge ${schedule}`, slot))) continue;
+      const owner = `purge-${process.pid}-${slot}`;
+      if (!(await this.catalog.acquireLease(`purge:${name}`, owner, LEASE_MS, now))) continue;
+      const task = (async () => {
+        try {
+          const { repo } = await this.openRepository(name, false);
+          const r = await purgeRepository({
+            config: this.config,
+            catalog: this.catalog,
+            repo,
+            repository: name,
+            now,
+            graceMs,
+          });
+          const removed = r.sources.reduce((n, x) => n + x.removed.length, 0);
+          const held = r.sources.flatMap((x) =>
+            x.heldPastMaximum.map((h) => `${x.source}/${h.id.slice(0, 8)} (${h.hold})`),
+          );
+          this.log(
+            `purge of repository "${name}": ${removed} snapshot(s) forgotten, ${r.prune.marked.packs} pack(s) condemned, ${r.freedBytes} bytes freed${held.length ? `; held past their maximum: ${held.join(', ')}` : ''}`,
+          );
+        } catch (err) {
+          this.log(`purge of repository "${name}" failed: ${(err as Error).message}`);
+        } finally {
+          await this.catalog.releaseLease(`purge:${name}`, owner);
+        }
+      })();
+      this.running.add(task);
+      void task.finally(() => this.running.delete(task));
+    }
+  }
+
+  private async busy(repository: string): Promise<boolean> {
+    for (const [id, source] of Object.entries(this.config.sources))
+      if (
+        source.repository === repository &&
+        (await this.catalog.listJobs(id, { state: 'running', limit: 1 })).length > 0
+      )
+        return true;
+    return false;
   }
 
   private run(job: Job): void {

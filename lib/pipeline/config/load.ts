@@ -79,6 +79,14 @@ function checkConfig(config: ZapasConfig, report: Report): void {
     () => validateTimeZone(config.timezone),
     (m) => report(['timezone'], m),
   );
+  tryOr(
+    () => validateCron(config.purge.schedule, 'UTC'), // its zone is the file's, checked above
+    (m) => report(['purge', 'schedule'], m),
+  );
+  tryOr(
+    () => parseDuration(config.purge.grace),
+    (m) => report(['purge', 'grace'], m),
+  );
   for (const [id, source] of Object.entries(config.sources)) {
     const at = ['sources', id];
     const repo = config.repositories[source.repository];

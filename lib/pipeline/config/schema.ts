@@ -149,6 +149,11 @@ export const configSchema = z
     timezone: z.string().default('UTC'),
     /** Heavy tasks (container tasks, pg_basebackup) running at once. */
     maxHeavyTasks: z.int().min(1).max(64).default(2),
+    /** When retention runs on every repository, and how long condemned data waits before deletion. */
+    purge: z
+      .object({ schedule: z.string().default('0 4 * * *'), grace: duration.default('24h') })
+      .strict()
+      .default({ schedule: '0 4 * * *', grace: '24h' }),
     repositories: z.record(name('repository'), repositorySchema),
     sources: z.record(name('source'), sourceSchema),
   })
