@@ -53,6 +53,8 @@ export interface ServiceOptions {
 
 export class LocalService {
   private readonly running = new Set<Promise<unknown>>();
+  /** Repositories being purged now. */
+  private readonly purging = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopping = false;
@@ -139,6 +141,8 @@ export class LocalService {
     }
     if (this.stopping) return;
     await this.purgeDue(now);
+    // A purge holds its repository exclusively: jobs start once it is over.
+    if (this.purging.size > 0) return;
     for (const { job } of await startReady(this.config, this.catalog, `serve-${process.pid}`, now))
       this.run(job);
   }
@@ -154,6 +158,7 @@ export class LocalService {
       if (!(await this.catalog.claimScheduleSlot(`repository:${name}`, `purge ${schedule}`, slot))) continue;
       const owner = `purge-${process.pid}-${slot}`;
       if (!(await this.catalog.acquireLease(`purge:${name}`, owner, LEASE_MS, now))) continue;
+      this.purging.add(name);
       const task = (async () => {
         try {
           const { repo } = await this.openRepository(name, false);
@@ -176,10 +181,14 @@ export class LocalService {
           this.log(`purge of repository "${name}" failed: ${(err as Error).message}`);
         } finally {
           await this.catalog.releaseLease(`purge:${name}`, owner);
+          this.purging.delete(name);
         }
       })();
       this.running.add(task);
-      void task.finally(() => this.running.delete(task));
+      void task.finally(() => {
+        this.running.delete(task);
+        void this.tick();
+      });
     }
   }
 
