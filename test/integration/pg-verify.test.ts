@@ -1,5 +1,13 @@
 import { lastJson } from '../support/cli';
-import { makePgRepo, PG_AVAILABLE, type PgRepo, runAsPg, TestCluster, zapasAsPg } from '../support/postgres';
+import {
+  makePgDir,
+  makePgRepo,
+  PG_AVAILABLE,
+  type PgRepo,
+  runAsPg,
+  TestCluster,
+  zapasAsPg,
+} from '../support/postgres';
 
 const describePg = PG_AVAILABLE ? describe : describe.skip;
 
@@ -25,17 +33,23 @@ describePg('zapas pg verify', () => {
   });
 
   it('passes a good backup: every step, a measured recovery time, nothing left behind', async () => {
-    const r = await zapasAsPg(repo, [
-      'pg',
-      'verify',
-      '--source',
-      'library',
-      '--json',
-      '--sql',
-      'SELECT count(*) = 4000 FROM owned',
-      '--sql',
-      'SELECT NOT EXISTS (SELECT 1 FROM owned WHERE game > 20)',
-    ]);
+    // Its own temporary folder: other suites' verifications run at the same time in /tmp.
+    const tmp = await makePgDir('zapas-verify-tmp-');
+    const r = await zapasAsPg(
+      repo,
+      [
+        'pg',
+        'verify',
+        '--source',
+        'library',
+        '--json',
+        '--sql',
+        'SELECT count(*) = 4000 FROM owned',
+        '--sql',
+        'SELECT NOT EXISTS (SELECT 1 FROM owned WHERE game > 20)',
+      ],
+      { TMPDIR: tmp },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const report = lastJson<{
@@ -54,7 +68,7 @@ describePg('zapas pg verify', () => {
     expect(report.steps.find((s) => s.name === 'amcheck')!.detail).toMatch(/[1-9]\d* B-tree indexes/);
     expect(report.steps.find((s) => s.name === 'pg_verifybackup')!.detail).toMatch(/every file matches/);
     expect(report.rtoMs).toBeGreaterThan(0);
-    const left = await runAsPg('sh', ['-c', 'ls -d /tmp/zapas-verify-* 2>/dev/null | wc -l']);
+    const left = await runAsPg('sh', ['-c', `ls -d ${tmp}/zapas-verify-* 2>/dev/null | wc -l`]);
     expect(left.stdout.trim()).toBe('0');
   });
 
