@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { apiRoutes } from '../../api/routes';
@@ -33,7 +34,9 @@ import { deadLetter } from '../../pipeline/queues/queue';
 import { runJob } from '../../pipeline/run-job';
 import { parseDuration, subtractDuration } from '../../policy/duration';
 import { RepositoryNotFoundError } from '../../repo/errors';
+import { encodeKeyring } from '../../repo/keyring';
 import { Repository } from '../../repo/repository';
+import { WorkerPool } from '../../repo/worker-pool';
 import { openStorage } from '../../storage/open';
 
 export interface ServiceOptions {
@@ -47,6 +50,8 @@ export interface ServiceOptions {
   tickMs?: number;
   /** Create a configured folder repository that does not exist yet. */
   init?: boolean;
+  /** Worker-thread script (dist/zapas-worker.cjs): backups use one thread per core, as the CLI does. */
+  workerScript?: string;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
 }
@@ -57,6 +62,7 @@ export class LocalService {
   private readonly purging = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  private again = false;
   private stopping = false;
   readonly queue: LocalQueue;
   readonly deadLetters = new LocalQueue('orchestrate-dlq');
@@ -107,10 +113,19 @@ export class LocalService {
   /** One pass: abandoned jobs back, schedule slots that came, queue messages, then start what may start. */
   tick(): Promise<void> {
     if (this.stopping) return Promise.resolve();
-    this.ticking ??= this.pass()
+    if (this.ticking) {
+      // Work arrived during a pass (a request, a finished job): one more pass right after, not at the next tick.
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = this.pass()
       .catch((err: unknown) => this.log(`tick failed: ${(err as Error).message}`))
       .finally(() => {
         this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.tick();
+        }
       });
     return this.ticking;
   }
@@ -208,7 +223,7 @@ export class LocalService {
       {
         config: this.config,
         catalog: this.catalog,
-        openRepository: (name) => this.openRepository(name, false),
+        openRepository: (name) => this.openWithWorkers(name),
       },
       job,
     )
@@ -223,6 +238,23 @@ export class LocalService {
         void this.tick();
       });
     this.running.add(task);
+  }
+
+  /** A repository and, when the runtime has a worker script, a pool of one thread per core for the job. */
+  private async openWithWorkers(
+    name: string,
+  ): Promise<{ repo: Repository; pool?: WorkerPool; close(): Promise<void> }> {
+    if (!this.opts.workerScript) return this.openRepository(name, false);
+    const pool = new WorkerPool(this.opts.workerScript, availableParallelism());
+    try {
+      pool.warmUp();
+      const { repo } = await this.openRepository(name, false);
+      pool.configure({ keyring: encodeKeyring(repo.keyring), chunker: repo.config.chunker });
+      return { repo, pool, close: () => pool.close() };
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
   }
 
   /** Opens a configured repository (creating a missing one with `init`). */

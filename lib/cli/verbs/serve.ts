@@ -23,6 +23,9 @@ export const serveVerb: Verb = {
       ...(opts.state ? { stateDir: opts.state as string } : {}),
       init: Boolean(opts.init),
       env: ctx.io.env,
+      ...(ctx.io.workerScript && ctx.io.env.ZAPAS_WORKERS !== '0'
+        ? { workerScript: ctx.io.workerScript }
+        : {}),
       log: (line) => ctx.io.stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
     ctx.io.stdout.write(

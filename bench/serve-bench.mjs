@@ -1,0 +1,158 @@
+// npm run bench:serve — the service's overhead on one machine: the benchmark data set backed up by the
+// plain CLI and by `zapas serve` (POST /v1/sources/bench/backups until the job succeeds), alternating,
+// each on a fresh repository; plus the orchestrator's latency from request to job start, the bundle's
+// size and the command's cold start. Writes its section of bench/results.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { median } from './measure.mjs';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const WORK = path.join(ROOT, 'bench', 'work-serve');
+const DATA = path.join(WORK, 'data');
+const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
+const ZAPAS = path.join(ROOT, 'dist', 'zapas.cjs');
+const SCALE = process.env.BENCH_SCALE ?? '0.5';
+const ROUNDS = Number(process.env.BENCH_REPEAT ?? 3);
+const RESULTS = path.join(ROOT, 'bench', 'results.md');
+const MARK = '<!-- bench:serve -->';
+const PASSWORD = 'bench password';
+const env = { ...process.env, ZAPAS_PASSWORD: PASSWORD };
+const log = (s) => process.stderr.write(`${s}\n`);
+
+function zapas(args, extraEnv = {}) {
+  const r = spawnSync(process.execPath, [ZAPAS, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`zapas ${args.join(' ')} failed: ${r.stderr}`);
+  return r;
+}
+
+function freshRepo(name) {
+  const repo = path.join(WORK, name);
+  rmSync(repo, { recursive: true, force: true });
+  zapas(['init'], { ZAPAS_REPOSITORY: repo });
+  return repo;
+}
+
+function cliBackup() {
+  const repo = freshRepo('repo-cli');
+  spawnSync('sync');
+  const t0 = performance.now();
+  zapas(['backup', DATA, '--source', 'bench', '--quiet'], { ZAPAS_REPOSITORY: repo });
+  return (performance.now() - t0) / 1000;
+}
+
+async function serveBackup() {
+  const repo = freshRepo('repo-serve');
+  const state = path.join(WORK, 'state');
+  rmSync(state, { recursive: true, force: true });
+  const config = path.join(WORK, 'zapas.yaml');
+  writeFileSync(
+    config,
+    `version: 1\nrepositories:\n  main: { url: "${repo}", residency: RU }\nsources:\n  bench:\n    type: files\n    paths: ["${DATA}"]\n    repository: main\n    dataClass: game-content\n    verify: { schedule: "0 0 1 1 *" }\n`,
+  );
+  const child = spawn(
+    process.execPath,
+    [ZAPAS, 'serve', '--config', config, '--port', '0', '--tick', '1', '--state', state],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /API on (http:\/\/\S+)\/v1/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  try {
+    // Steady state: the start-up pass (which runs the purge slot missed before start) is over.
+    const ready = Date.now() + 20_000;
+    while (!/purge of repository/.test(err) && Date.now() < ready)
+      await new Promise((res) => setTimeout(res, 50));
+    spawnSync('sync');
+    const t0 = performance.now();
+    const r = await fetch(`${url}/v1/sources/bench/backups`, { method: 'POST' });
+    const { job } = await r.json();
+    for (;;) {
+      const { job: j } = await (await fetch(`${url}/v1/jobs/${job.id}`)).json();
+      if (j.state === 'succeeded' || j.state === 'failed') {
+        if (j.state === 'failed') throw new Error(`job failed: ${j.error}`);
+        return {
+          seconds: (performance.now() - t0) / 1000,
+          startMs: Date.parse(j.startedAt) - Date.parse(j.createdAt),
+        };
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((res) => child.once('exit', res));
+  }
+}
+
+async function main() {
+  if (!existsSync(ZAPAS)) throw new Error('dist/zapas.cjs is missing: npm run build');
+  mkdirSync(WORK, { recursive: true });
+  if (!existsSync(path.join(WORK, `data-scale-${SCALE}`))) {
+    rmSync(DATA, { recursive: true, force: true });
+    log(`generating the data set (scale ${SCALE}) …`);
+    const g = spawnSync('python3', [GEN, DATA, '--scale', SCALE], { stdio: 'inherit' });
+    if (g.status !== 0) throw new Error('gen-dataset.py failed');
+    writeFileSync(path.join(WORK, `data-scale-${SCALE}`), '');
+  }
+  const cold = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    zapas(['--version']);
+    cold.push(performance.now() - t0);
+  }
+  const cli = [];
+  const serve = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first: the page cache and the machine's noise favour neither.
+    if (round % 2 === 0) {
+      cli.push(cliBackup());
+      serve.push(await serveBackup());
+    } else {
+      serve.push(await serveBackup());
+      cli.push(cliBackup());
+    }
+    log(`round ${round + 1}: cli ${cli.at(-1).toFixed(2)} s, serve ${serve.at(-1).seconds.toFixed(2)} s`);
+  }
+  const c = median(cli);
+  const s = median(serve.map((x) => x.seconds));
+  const overhead = (s / c - 1) * 100;
+  const section = `${MARK}
+# zapas serve against the CLI
+
+- date: ${new Date().toISOString()}; git ${spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim()}; Node ${process.version}
+- command: \`BENCH_SCALE=${SCALE} BENCH_REPEAT=${ROUNDS} npm run bench:serve\`; data set: gen-dataset.py --scale ${SCALE}; each backup into a fresh local repository, medians of ${ROUNDS}, alternating order
+
+| measure | value |
+| --- | ---: |
+| initial backup, CLI (\`zapas backup\`) | ${c.toFixed(2)} s |
+| initial backup through \`zapas serve\` (POST to job succeeded) | ${s.toFixed(2)} s |
+| service overhead (goal < 10%) | ${overhead.toFixed(1)}% ${overhead < 10 ? 'met' : '**missed**'} |
+| orchestrator latency, request to job start (median) | ${median(serve.map((x) => x.startMs)).toFixed(0)} ms |
+| bundle \`dist/zapas.cjs\` | ${(statSync(ZAPAS).size / 1024 / 1024).toFixed(2)} MiB |
+| cold start, \`zapas --version\` (median of 5) | ${median(cold).toFixed(0)} ms |
+
+Both use one worker thread per core. The serve figure is taken once the service has settled (its start-up pass, which runs the purge slot missed before start, is over) and includes the HTTP request, the pass that starts the job, deriving the repository key (as the CLI does) and polling the job's state every 20 ms.
+`;
+  const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
+  const start = current.indexOf(MARK);
+  const next = start >= 0 ? current.indexOf('<!-- bench:', start + MARK.length) : -1;
+  const before = start >= 0 ? current.slice(0, start) : current;
+  const after = next >= 0 ? current.slice(next) : '';
+  writeFileSync(RESULTS, `${before.trimEnd()}\n\n${section}${after ? `\n${after}` : ''}`);
+  const biome = path.join(ROOT, 'node_modules', '.bin', 'biome');
+  if (existsSync(biome)) spawnSync(biome, ['format', '--write', RESULTS], { cwd: ROOT, stdio: 'ignore' });
+  log(section);
+}
+
+await main();
