@@ -1,6 +1,6 @@
 // The README's main job on an embedded default: a sample game-platform folder is backed up into a local
 // encrypted repository, changed, backed up again, checked, and restored; every command is printed.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -67,3 +67,59 @@ run('check', '--read-data');
 run('restore', 'latest', '--target', restored, '--verify');
 run('stats');
 process.stdout.write(`\nrestored copy in ${join(restored, data)}\n`);
+
+// The same engine as a service: `zapas serve` with a configuration for the sample, a backup asked for
+// over its HTTP API, followed until it is done, then a graceful stop.
+const config = join(work, 'zapas.yaml');
+writeFileSync(
+  config,
+  `version: 1
+timezone: Europe/Moscow
+repositories:
+  main: { url: ${JSON.stringify(repo)}, residency: RU }
+sources:
+  saves:
+    type: files
+    paths: [${JSON.stringify(join(data, 'saves'))}]
+    repository: main
+    dataClass: personal
+    events: [backup-now]
+    schedules: [{ cron: "*/15 * * * *" }]
+    retention: { keepLast: 10, maximum: 3y }
+`,
+);
+process.stdout.write(`\n$ zapas serve --config ${config} --port 0\n`);
+const server = spawn(process.execPath, [zapas, 'serve', '--config', config, '--port', '0', '--tick', '1'], {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise((resolve, reject) => {
+  let out = '';
+  server.stdout.on('data', (d) => {
+    out += d;
+    process.stdout.write(d);
+    const m = /API on (http:\/\/\S+)\/v1/.exec(out);
+    if (m) resolve(m[1]);
+  });
+  server.once('exit', (code) => reject(new Error(`zapas serve exited ${code}`)));
+});
+process.stdout.write(`\n$ curl -X POST -H 'Idempotency-Key: demo-1' ${url}/v1/sources/saves/backups\n`);
+const asked = await (
+  await fetch(`${url}/v1/sources/saves/backups`, { method: 'POST', headers: { 'idempotency-key': 'demo-1' } })
+).json();
+process.stdout.write(`${JSON.stringify(asked)}\n`);
+let job = asked.job;
+while (job.state !== 'succeeded' && job.state !== 'failed') {
+  await new Promise((r) => setTimeout(r, 200));
+  job = (await (await fetch(`${url}/v1/jobs/${job.id}`)).json()).job;
+}
+process.stdout.write(`\n$ curl ${url}/v1/sources/saves/jobs\n`);
+process.stdout.write(
+  `${JSON.stringify(await (await fetch(`${url}/v1/sources/saves/jobs`)).json(), null, 1)}\n`,
+);
+server.kill('SIGTERM');
+await new Promise((r) => server.once('exit', r));
+if (job.state !== 'succeeded') {
+  process.stderr.write(`demo: the service's backup failed: ${job.error}\n`);
+  process.exit(1);
+}
