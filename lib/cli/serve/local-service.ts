@@ -31,6 +31,7 @@ import {
 import { purgeRepository } from '../../pipeline/purge';
 import { LocalQueue } from '../../pipeline/queues/local-queue';
 import { deadLetter } from '../../pipeline/queues/queue';
+import { DependencyGuard } from '../../pipeline/resilience';
 import { runJob } from '../../pipeline/run-job';
 import { parseDuration, subtractDuration } from '../../policy/duration';
 import { RepositoryNotFoundError } from '../../repo/errors';
@@ -58,6 +59,8 @@ export interface ServiceOptions {
 
 export class LocalService {
   private readonly running = new Set<Promise<unknown>>();
+  /** One guard per repository's storage: retries, and a circuit that opens while it is down. */
+  private readonly guards = new Map<string, DependencyGuard>();
   /** Repositories being purged now. */
   private readonly purging = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -242,6 +245,17 @@ export class LocalService {
 
   /** A repository and, when the runtime has a worker script, a pool of one thread per core for the job. */
   private async openWithWorkers(
+    name: string,
+  ): Promise<{ repo: Repository; pool?: WorkerPool; close(): Promise<void> }> {
+    let guard = this.guards.get(name);
+    if (!guard) {
+      guard = new DependencyGuard(`the storage of repository "${name}"`);
+      this.guards.set(name, guard);
+    }
+    return guard.run(() => this.openWithPool(name));
+  }
+
+  private async openWithPool(
     name: string,
   ): Promise<{ repo: Repository; pool?: WorkerPool; close(): Promise<void> }> {
     if (!this.opts.workerScript) return this.openRepository(name, false);
