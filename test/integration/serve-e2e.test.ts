@@ -1,17 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PasswordKeySlot } from '../../lib/keys/password';
 import { Repository } from '../../lib/repo/repository';
 import { backupFiles } from '../../lib/sources/files/backup';
 import { FsStorage } from '../../lib/storage/fs';
-import { cliEnv, jsonLines, runCli, ZAPAS_BIN } from '../support/cli';
+import { jsonLines, runCli } from '../support/cli';
 import { PG_AVAILABLE, TestCluster } from '../support/postgres';
+import { startServe } from '../support/serve';
 import { makeTempDir } from '../support/temp';
 
 const describePg = PG_AVAILABLE ? describe : describe.skip;
 const PASSWORD = 'e2e password';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The service end to end through `zapas serve`: a files source and a postgres source, each backed up on
@@ -74,26 +73,8 @@ sources:
     verify: { depth: sample, share: 0.5 }
 `,
     );
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [ZAPAS_BIN, 'serve', '--config', config, '--port', '0', '--tick', '1'],
-      {
-        env: cliEnv({ ZAPAS_PASSWORD: undefined }),
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let log = '';
-    child.stderr!.on('data', (d) => (log += d));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /API on (http:\/\/\S+)\/v1/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${log}`)));
-    });
+    const serve = await startServe(config, { cwd: dir });
+    const { url } = serve;
     try {
       const jobsOf = async (source: string) =>
         (
@@ -113,13 +94,13 @@ sources:
           );
         if (
           ['saves', 'payments'].every((s) => done('backup', s) && done('verify', s)) &&
-          /purge of repository "main"/.test(log)
+          /purge of repository "main"/.test(serve.log())
         )
           break;
         const failed = all.find((j) => j.state === 'failed');
-        if (failed) throw new Error(`a job failed: ${JSON.stringify(failed)}\n${log}`);
-        if (Date.now() > end) throw new Error(`timed out; jobs ${JSON.stringify(all)}\n${log}`);
-        await sleep(300);
+        if (failed) throw new Error(`a job failed: ${JSON.stringify(failed)}\n${serve.log()}`);
+        if (Date.now() > end) throw new Error(`timed out; jobs ${JSON.stringify(all)}\n${serve.log()}`);
+        await new Promise((r) => setTimeout(r, 300));
       }
       const { sources } = (await (await fetch(`${url}/v1/sources`)).json()) as {
         sources: { id: string; state: { lastSnapshotId?: string; lastVerifyOk?: boolean } }[];
@@ -127,12 +108,10 @@ sources:
       for (const s of sources)
         expect(s.state).toMatchObject({ lastSnapshotId: expect.any(String), lastVerifyOk: true });
     } finally {
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await serve.stop()).toBe(0);
     }
     // The purge forgot the oldest of the saves; the repository checks clean, data read back.
-    expect(log).toMatch(/purge of repository "main": [1-9]\d* snapshot\(s\) forgotten/);
+    expect(serve.log()).toMatch(/purge of repository "main": [1-9]\d* snapshot\(s\) forgotten/);
     const env = { ZAPAS_REPOSITORY: join(dir, 'repo'), ZAPAS_PASSWORD: PASSWORD };
     const snaps = await runCli(['snapshots', '--json'], env);
     const left = jsonLines<{ id: string; source: string }>(snaps.stdout);

@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
-import { cliEnv, runCli, ZAPAS_BIN } from '../support/cli';
+import { runCli } from '../support/cli';
+import { startServe, until } from '../support/serve';
 import { makeTempDir } from '../support/temp';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `zapas serve` as a process: schedule → backup, HTTP-triggered backups, graceful stop, restart. */
 describe('zapas serve', () => {
@@ -36,49 +34,12 @@ sources:
     );
   });
 
-  function start(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-    const child = spawn(
-      process.execPath,
-      [ZAPAS_BIN, 'serve', '--config', config, '--port', '0', '--tick', '1', '--init'],
-      {
-        env: cliEnv({ ZAPAS_PASSWORD: undefined }),
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    return new Promise((resolve, reject) => {
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /API on (http:\/\/[^\s]+)\/v1/.exec(out);
-        if (m) resolve({ child, url: m[1]!, log: () => err });
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-    });
-  }
-
-  async function stop(child: ChildProcess): Promise<number | null> {
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    return exited;
-  }
-
-  async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(200);
-    }
-  }
-
+  const start = () => startServe(config, { cwd: dir, args: ['--init'] });
   const getJson = async (url: string) => (await fetch(url)).json() as Promise<Record<string, unknown>>;
 
   it('backs up on schedule and on request, through the API, stops cleanly and resumes', async () => {
-    const { child, url, log } = await start();
+    const first = await start();
+    const { url, log } = first;
     try {
       // The minute's slot has come: the scheduled job runs at start.
       const scheduled = await until(async () => {
@@ -116,7 +77,7 @@ sources:
       };
       expect(sources[0]).toMatchObject({ id: 'saves', state: { lastSnapshotId: expect.any(String) } });
     } finally {
-      expect(await stop(child)).toBe(0);
+      expect(await first.stop()).toBe(0);
     }
     // The repository holds both snapshots and checks clean.
     const env = { ZAPAS_REPOSITORY: join(dir, 'repo'), ZAPAS_PASSWORD: 'serve test password' };
@@ -131,7 +92,7 @@ sources:
       const { jobs } = (await getJson(`${second.url}/v1/sources/saves/jobs`)) as { jobs: unknown[] };
       expect(jobs.length).toBeGreaterThanOrEqual(2);
     } finally {
-      expect(await stop(second.child)).toBe(0);
+      expect(await second.stop()).toBe(0);
     }
   }, 90_000);
 
@@ -148,7 +109,8 @@ sources:
     });
     await catalog.transition(job.id, 'queued', 'running', { worker: 'serve-dead' });
     await catalog.acquireLease('source:saves', job.id, 15 * 60 * 1000);
-    const { child, url } = await start();
+    const restarted = await start();
+    const { url } = restarted;
     try {
       const done = await until(async () => {
         const { job: j } = (await getJson(`${url}/v1/jobs/${job.id}`)) as { job: { state: string } };
@@ -156,7 +118,7 @@ sources:
       }, 'the retried job');
       expect(done).toMatchObject({ state: 'succeeded', attempts: 2, snapshotId: expect.any(String) });
     } finally {
-      expect(await stop(child)).toBe(0);
+      expect(await restarted.stop()).toBe(0);
     }
     const env = { ZAPAS_REPOSITORY: join(dir, 'repo'), ZAPAS_PASSWORD: 'serve test password' };
     expect((await runCli(['check'], env)).code).toBe(0);
