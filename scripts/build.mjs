@@ -32,3 +32,18 @@ await build({
   logLevel: 'warning',
 });
 await chmod('dist/zapas.cjs', 0o755);
+
+// The stage functions: one self-contained CommonJS file each (Lambda's and Cloud Functions' Node runtimes
+// load `handler` from it), no shebang, no source map inline.
+await build({
+  entryPoints: { 'functions/orchestrate': 'functions/orchestrate/handler.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  sourcemap: 'linked',
+  external: ['@napi-rs/blake-hash'],
+  logLevel: 'warning',
+});

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
+import { SqsQueue } from '../../lib/pipeline/queues/sqs-queue';
+import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
+import { type SqsServer, startSqsServer } from '../support/sqs-servers';
+
+/** The bundled function, as the clouds load it. */
+const BUNDLE = join(__dirname, '..', '..', 'dist', 'functions', 'orchestrate.cjs');
+const fixture = (cloud: string, name: string) =>
+  JSON.parse(
+    readFileSync(join(__dirname, '..', 'fixtures', 'events', cloud, `${name}.json`), 'utf8'),
+  ) as Record<string, unknown>;
+
+const CONFIG = `version: 1
+repositories:
+  main: { url: "s3://zapas-repo/main", residency: RU }
+sources:
+  payments:
+    type: postgres
+    conninfo: host=db
+    repository: main
+    dataClass: payment
+    retention: { minimum: 5y }
+    events: [backup-now]
+    schedules: [{ cron: "0 2 * * *", timezone: Europe/Moscow, type: full }]
+  saves:
+    type: files
+    paths: [/srv/saves]
+    repository: main
+    dataClass: game-content
+    events: [backup-now]
+  catalogue:
+    type: export
+    service: catalog
+    landing: s3://zapas-landing/catalogue/
+    repository: main
+    dataClass: game-content
+    events: [export-ready]
+`;
+
+describe('orchestrate function (dist/functions/orchestrate.cjs) with events of both clouds', () => {
+  let dynamo: DynamoServer;
+  let sqs: SqsServer;
+  let catalog: DynamoCatalog;
+  let dlq: SqsQueue;
+  let handler: (event: unknown) => Promise<unknown>;
+  let saved: NodeJS.ProcessEnv = {};
+
+  beforeAll(async () => {
+    dynamo = await startDynamoServer();
+    sqs = await startSqsServer('json');
+    const client = dynamo.client();
+    catalog = new DynamoCatalog(client, 'zapas-catalog');
+    await catalog.ensureTable(client);
+    const dlqUrl = await sqs.createQueue('orchestrate-dlq');
+    dlq = new SqsQueue(sqs.client, dlqUrl);
+    saved = { ...process.env };
+    Object.assign(process.env, {
+      ZAPAS_CONFIG: CONFIG,
+      ZAPAS_CATALOG_TABLE: 'zapas-catalog',
+      ZAPAS_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      ZAPAS_DLQ_URL: dlqUrl,
+      ZAPAS_SQS_ENDPOINT: sqs.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    handler = require(BUNDLE).handler;
+  }, 30_000);
+
+  afterAll(async () => {
+    // The function reads its settings from the environment: other suites in this worker must not see them.
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    await dynamo?.stop();
+    await sqs?.stop();
+  });
+
+  it('an SQS batch: a job per message, the same batch again makes none, no failures reported', async () => {
+    const batch = fixture('aws', 'sqs-batch');
+    // The fixture's second message is an export for "catalogue"; its first asks for "payments".
+    expect(await handler(batch)).toEqual({ batchItemFailures: [] });
+    expect(await handler(batch)).toEqual({ batchItemFailures: [] });
+    expect((await catalog.listJobs('payments')).map((j) => j.trigger)).toEqual([
+      { kind: 'message', ref: '059f36b4-87a3-44ab-83d2-661975830a7d' },
+    ]);
+    expect(await catalog.listJobs('catalogue')).toHaveLength(1);
+  });
+
+  it('a poison message goes to the dead-letter queue with its reason and is not reported as failed', async () => {
+    const batch = fixture('aws', 'sqs-batch') as { Records: Record<string, unknown>[] };
+    batch.Records = [
+      { ...batch.Records[0]!, messageId: 'poison-1', body: '{"type":"backup-now","source":"nope"}' },
+    ];
+    expect(await handler(batch)).toEqual({ batchItemFailures: [] });
+    const [dead] = await dlq.receive({ waitSeconds: 2 });
+    expect(dead).toMatchObject({
+      body: '{"type":"backup-now","source":"nope"}',
+      attributes: { 'zapas-reason': 'source: no source "nope" in the configuration' },
+    });
+  });
+
+  it('a Yandex Message Queue batch and a Yandex timer', async () => {
+    expect(await handler(fixture('yandex', 'message-queue'))).toEqual({ statusCode: 200 });
+    expect((await catalog.listJobs('saves')).map((j) => j.trigger.ref)).toEqual([
+      'cce76685-5828-4304-a83d-95643c0507a0',
+    ]);
+    expect(await handler(fixture('yandex', 'timer'))).toEqual({ statusCode: 200 });
+    const scheduled = (await catalog.listJobs('payments')).filter((j) => j.trigger.kind === 'schedule');
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]).toMatchObject({ type: 'full' });
+  });
+
+  it('HTTP from both clouds: a backup asked for, answered in the shape each expects', async () => {
+    const aws = (await handler(fixture('aws', 'http-api-v2'))) as { statusCode: number; body: string };
+    expect(aws.statusCode).toBe(202);
+    expect(JSON.parse(aws.body)).toMatchObject({
+      created: true,
+      job: { source: 'payments', trigger: { kind: 'http' } },
+    });
+    const yc = fixture('yandex', 'http');
+    yc.headers = { ...(yc.headers as object), 'Idempotency-Key': 'yc-1' };
+    const first = (await handler(yc)) as { statusCode: number; body: string };
+    const again = (await handler(yc)) as { statusCode: number; body: string };
+    expect([first.statusCode, again.statusCode]).toEqual([202, 200]);
+    expect(JSON.parse(again.body).job.id).toBe(JSON.parse(first.body).job.id);
+    const missing = (await handler({ ...yc, path: '/v1/sources/nope/backups' })) as { statusCode: number };
+    expect(missing.statusCode).toBe(404);
+  });
+
+  it('an event from neither cloud is refused with what it looked like', async () => {
+    await expect(handler({ detail: 'x' })).rejects.toThrow(/not an event zapas knows \(keys: detail\)/);
+  });
+});
