@@ -20,7 +20,7 @@ import {
   shapeResult,
 } from '../../lib/pipeline/events/normalize';
 import { PoisonMessageError } from '../../lib/pipeline/messages';
-import { acceptMessage, scheduleDue } from '../../lib/pipeline/orchestrate';
+import { acceptMessage, requestBackup, scheduleDue } from '../../lib/pipeline/orchestrate';
 import type { Queue } from '../../lib/pipeline/queues/queue';
 import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
 
@@ -89,14 +89,7 @@ async function handle(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
       const app = apiRoutes({
         config: rt.config,
         catalog: rt.catalog,
-        requestBackup: (source, key) =>
-          rt.catalog.createJob({
-            kind: 'backup',
-            source,
-            trigger: { kind: 'http', ref: key },
-            priority: rt.config.sources[source]!.priority,
-            idempotencyKey: `http:${source}:${key}`,
-          }),
+        requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
         running: () => 0,
       });
       const query = new URLSearchParams(e.query).toString();

@@ -94,6 +94,22 @@ export async function acceptMessage(
   );
 }
 
+/** The job for a backup of `source` asked for over HTTP: one per Idempotency-Key. */
+export function requestBackup(
+  config: ZapasConfig,
+  catalog: Catalog,
+  source: string,
+  key: string,
+): Promise<{ job: Job; created: boolean }> {
+  return catalog.createJob({
+    kind: 'backup',
+    source,
+    trigger: { kind: 'http', ref: key },
+    priority: config.sources[source]!.priority,
+    idempotencyKey: `http:${source}:${key}`,
+  });
+}
+
 /** Starts what may start now; returns what to run and where. */
 export async function startReady(
   config: ZapasConfig,

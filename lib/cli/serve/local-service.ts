@@ -24,6 +24,7 @@ import {
   acceptMessage,
   LEASE_MS,
   previousSlot,
+  requestBackup,
   requeueAbandoned,
   scheduleDue,
   startReady,
@@ -305,19 +306,10 @@ export class LocalService {
 
   /** Called by the API: a backup asked for over HTTP, once per idempotency key. */
   requestBackup(source: string, key: string): Promise<{ job: Job; created: boolean }> {
-    const s = this.config.sources[source]!;
-    return this.catalog
-      .createJob({
-        kind: 'backup',
-        source,
-        trigger: { kind: 'http', ref: key },
-        priority: s.priority,
-        idempotencyKey: `http:${source}:${key}`,
-      })
-      .then((r) => {
-        if (r.created) void this.tick();
-        return r;
-      });
+    return requestBackup(this.config, this.catalog, source, key).then((r) => {
+      if (r.created) void this.tick();
+      return r;
+    });
   }
 
   get runningJobs(): number {
