@@ -179,22 +179,19 @@ async function main() {
       results[step][tool] = r;
     }
   };
-  waitArchived();
-  pair(
-    'full backup',
+  const zapasBackup = (type) =>
     zapas(
       'pg',
       'backup',
       '--source',
       'bench',
       '--type',
-      'full',
+      type,
       '--pg',
       `host=${SOCK} port=${port} user=postgres`,
-    ),
-    pgbackrest('backup', '--type=full'),
-    ['zapas', 'pgbackrest'],
-  );
+    );
+  waitArchived();
+  pair('full backup', zapasBackup('full'), pgbackrest('backup', '--type=full'), ['zapas', 'pgbackrest']);
   sizes.full = { zapas: du(ZREPO), pgbackrest: du(BREPO) };
   // The floor under zapas's full backup: the same stream from the server, thrown away.
   log('  pg_basebackup to /dev/null (the stream zapas reads, alone) …');
@@ -212,21 +209,10 @@ async function main() {
   log(`  pgbench -c 4 -T ${INCR_SECONDS} (light write load before the incrementals) …`);
   asPg(path.join(PG_BIN, 'pgbench'), ['-c', '4', '-j', '2', '-T', String(INCR_SECONDS), '-n', 'postgres']);
   waitArchived();
-  pair(
-    'incremental backup',
-    zapas(
-      'pg',
-      'backup',
-      '--source',
-      'bench',
-      '--type',
-      'incr',
-      '--pg',
-      `host=${SOCK} port=${port} user=postgres`,
-    ),
-    pgbackrest('backup', '--type=incr'),
-    ['pgbackrest', 'zapas'],
-  );
+  pair('incremental backup', zapasBackup('incr'), pgbackrest('backup', '--type=incr'), [
+    'pgbackrest',
+    'zapas',
+  ]);
   sizes.incr = { zapas: du(ZREPO), pgbackrest: du(BREPO) };
 
   const zTarget = path.join(FS, 'restore-zapas');

@@ -145,26 +145,35 @@ export class DynamoCatalog implements Catalog {
 
   async listJobs(source: string, opts: { limit?: number; state?: JobState } = {}): Promise<Job[]> {
     const jobs: Job[] = [];
+    await this.queryAll(
+      {
+        IndexName: GSI1,
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': `SOURCE#${source}` },
+        ScanIndexForward: false,
+      },
+      (item) => {
+        const job = jobOf(item);
+        if (!opts.state || job.state === opts.state) jobs.push(job);
+        return !opts.limit || jobs.length < opts.limit;
+      },
+    );
+    return jobs;
+  }
+
+  /** Follows a Query's pages (1 MB each on YDB), item by item, until `each` answers false. */
+  private async queryAll(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName' | 'ExclusiveStartKey'>,
+    each: (item: Record<string, unknown>) => boolean,
+  ): Promise<void> {
     let start: Record<string, unknown> | undefined;
     do {
       const r = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: GSI1,
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': `SOURCE#${source}` },
-          ScanIndexForward: false,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
+        new QueryCommand({ TableName: this.table, ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
       );
-      for (const item of r.Items ?? []) {
-        const job = jobOf(item);
-        if (!opts.state || job.state === opts.state) jobs.push(job);
-        if (opts.limit && jobs.length >= opts.limit) return jobs;
-      }
+      for (const item of r.Items ?? []) if (!each(item)) return;
       start = r.LastEvaluatedKey;
     } while (start);
-    return jobs;
   }
 
   async acquireLease(
@@ -268,20 +277,14 @@ export class DynamoCatalog implements Catalog {
 
   async listHolds(source: string): Promise<Hold[]> {
     const holds: Hold[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)',
-          ExpressionAttributeValues: { ':p': `SOURCE#${source}`, ':h': 'HOLD#' },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of r.Items ?? []) holds.push(strip(item) as unknown as Hold);
-      start = r.LastEvaluatedKey;
-    } while (start);
+    await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)',
+        ExpressionAttributeValues: { ':p': `SOURCE#${source}`, ':h': 'HOLD#' },
+        ConsistentRead: true,
+      },
+      (item) => holds.push(strip(item) as unknown as Hold) > 0,
+    );
     return holds;
   }
 

@@ -9,7 +9,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { Catalog } from '../catalog/catalog';
-import { type Job, StaleStateError, TERMINAL } from '../catalog/jobs';
+import { type Job, type JobKind, StaleStateError, TERMINAL } from '../catalog/jobs';
 import type { SourceConfig, ZapasConfig } from './config/schema';
 import { PoisonMessageError, parsePlatformMessage } from './messages';
 
@@ -26,43 +26,52 @@ export function previousSlot(cron: string, zone: string, now: Date): string {
     .toISOString();
 }
 
-/** Jobs for every schedule slot that has come since the last one claimed. */
+/** A cron that makes jobs: `name` keys its claimed slots, `keyPrefix` its jobs' idempotency keys. */
+interface Timer {
+  kind: JobKind;
+  cron: string;
+  zone: string;
+  name: string;
+  keyPrefix: string;
+  type?: 'full' | 'incr';
+}
+
+/** Jobs for every schedule slot that has come since the last one claimed: backups and verifications. */
 export async function scheduleDue(config: ZapasConfig, catalog: Catalog, now: Date): Promise<Job[]> {
   const created: Job[] = [];
   for (const [id, source] of Object.entries(config.sources)) {
-    for (const schedule of source.schedules) {
-      const zone = schedule.timezone ?? config.timezone;
-      const slot = previousSlot(schedule.cron, zone, now);
-      if (!(await catalog.claimScheduleSlot(id, schedule.cron, slot))) continue;
+    const timers: Timer[] = source.schedules.map((s) => ({
+      kind: 'backup',
+      cron: s.cron,
+      zone: s.timezone ?? config.timezone,
+      name: s.cron,
+      keyPrefix: 'schedule',
+      ...(source.type === 'postgres' && s.type !== 'auto' ? { type: s.type } : {}),
+    }));
+    const verify = source.verify.schedule;
+    if (verify !== 'after-each')
+      timers.push({
+        kind: 'verify',
+        cron: verify,
+        zone: config.timezone,
+        name: `verify ${verify}`,
+        keyPrefix: 'verify-schedule',
+      });
+    for (const t of timers) {
+      const slot = previousSlot(t.cron, t.zone, now);
+      if (!(await catalog.claimScheduleSlot(id, t.name, slot))) continue;
       const { job, created: isNew } = await catalog.createJob(
         {
-          kind: 'backup',
+          kind: t.kind,
           source: id,
-          trigger: { kind: 'schedule', ref: `${schedule.cron} @ ${slot}` },
+          trigger: { kind: 'schedule', ref: `${t.name} @ ${slot}` },
           priority: source.priority,
-          idempotencyKey: `schedule:${id}:${schedule.cron}:${slot}`,
-          ...(source.type === 'postgres' && schedule.type !== 'auto' ? { type: schedule.type } : {}),
+          idempotencyKey: `${t.keyPrefix}:${id}:${t.cron}:${slot}`,
+          ...(t.type ? { type: t.type } : {}),
         },
         now,
       );
       if (isNew) created.push(job);
-    }
-    const verify = source.verify.schedule;
-    if (verify !== 'after-each') {
-      const slot = previousSlot(verify, config.timezone, now);
-      if (await catalog.claimScheduleSlot(id, `verify ${verify}`, slot)) {
-        const { job, created: isNew } = await catalog.createJob(
-          {
-            kind: 'verify',
-            source: id,
-            trigger: { kind: 'schedule', ref: `verify ${verify} @ ${slot}` },
-            priority: source.priority,
-            idempotencyKey: `verify-schedule:${id}:${verify}:${slot}`,
-          },
-          now,
-        );
-        if (isNew) created.push(job);
-      }
     }
   }
   return created;

@@ -75,7 +75,12 @@ export async function purgeRepository(opts: PurgeOptions): Promise<PurgeReport> 
     graceMs: opts.graceMs,
     ...(opts.dryRun ? { dryRun: true } : {}),
   });
-  const walPlans = await planWalExpiry(repo, await repo.listSnapshots());
+  // What is left, derived rather than listed again: each snapshot listed is a read and a decryption.
+  const forgotten = new Set(sources.flatMap((x) => x.removed.map((r) => r.id)));
+  const walPlans = await planWalExpiry(
+    repo,
+    snapshots.filter((s) => !forgotten.has(s.id)),
+  );
   const walBytes = walPlans.reduce((n, p) => n + p.remove.reduce((m, e) => m + e.size, 0), 0);
   const walFiles = opts.dryRun
     ? walPlans.reduce((n, p) => n + p.remove.length, 0)

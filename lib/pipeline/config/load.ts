@@ -7,7 +7,7 @@ import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDo
 import type { z } from 'zod';
 import { validateTimeZone } from '../../policy/calendar';
 import { type Duration, parseDuration, subtractDuration } from '../../policy/duration';
-import { validateCron } from './schedule';
+import { CronError, validateCron } from './schedule';
 import { configSchema, type SourceConfig, type ZapasConfig } from './schema';
 
 export interface ConfigIssue {
@@ -96,10 +96,13 @@ function checkConfig(config: ZapasConfig, report: Report): void {
         `no repository "${source.repository}" (known: ${Object.keys(config.repositories).join(', ') || 'none'})`,
       );
     source.schedules.forEach((s, i) => {
-      tryOr(
-        () => validateCron(s.cron, s.timezone ?? config.timezone),
-        (m) => report([...at, 'schedules', i, s.timezone && !isCronProblem(m) ? 'timezone' : 'cron'], m),
-      );
+      try {
+        validateCron(s.cron, s.timezone ?? config.timezone);
+      } catch (err) {
+        // A bad zone of the schedule's own is reported there; the file's zone was reported above.
+        const field = err instanceof CronError || !s.timezone ? 'cron' : 'timezone';
+        report([...at, 'schedules', i, field], (err as Error).message);
+      }
       if (s.type !== 'auto' && source.type !== 'postgres')
         report(
           [...at, 'schedules', i, 'type'],
@@ -186,10 +189,6 @@ function cycles(config: ZapasConfig): string[][] {
   };
   for (const id of Object.keys(config.sources)) if (!state.has(id)) visit(id);
   return found;
-}
-
-function isCronProblem(message: string): boolean {
-  return !/time zone/i.test(message);
 }
 
 function tryOr(fn: () => unknown, onError: (message: string) => void): void {
