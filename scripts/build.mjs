@@ -1,4 +1,5 @@
 // Bundles the CLI into dist/ with esbuild: one file that starts fast (archive_command runs it per WAL segment).
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -33,10 +34,16 @@ await build({
 });
 await chmod('dist/zapas.cjs', 0o755);
 
-// The stage functions: one self-contained CommonJS file each (Lambda's and Cloud Functions' Node runtimes
-// load `handler` from it), no shebang, no source map inline.
+// The stage functions and the agent: one self-contained CommonJS file each, in a folder of its own
+// (dist/functions/<stage>/index.cjs: the folder is what a Lambda asset or a Cloud Functions zip holds;
+// both Node runtimes load `index.handler` from it), no shebang. Every functions/<stage>/handler.ts is one.
+const stages = readdirSync('functions', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(`functions/${d.name}/handler.ts`))
+  .map((d) => d.name);
+const entries = Object.fromEntries(stages.map((s) => [`functions/${s}/index`, `functions/${s}/handler.ts`]));
+if (existsSync('functions/agent/main.ts')) entries['functions/agent/index'] = 'functions/agent/main.ts';
 await build({
-  entryPoints: { 'functions/orchestrate': 'functions/orchestrate/handler.ts' },
+  entryPoints: entries,
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -6,7 +6,7 @@ import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
 import { type SqsServer, startSqsServer } from '../support/sqs-servers';
 
 /** The bundled function, as the clouds load it. */
-const BUNDLE = join(__dirname, '..', '..', 'dist', 'functions', 'orchestrate.cjs');
+const BUNDLE = join(__dirname, '..', '..', 'dist', 'functions', 'orchestrate', 'index.cjs');
 const fixture = (cloud: string, name: string) =>
   JSON.parse(
     readFileSync(join(__dirname, '..', 'fixtures', 'events', cloud, `${name}.json`), 'utf8'),
@@ -39,7 +39,7 @@ sources:
     events: [export-ready]
 `;
 
-describe('orchestrate function (dist/functions/orchestrate.cjs) with events of both clouds', () => {
+describe('orchestrate function (dist/functions/orchestrate/index.cjs) with events of both clouds', () => {
   let dynamo: DynamoServer;
   let sqs: SqsServer;
   let catalog: DynamoCatalog;
