@@ -38,6 +38,20 @@ export interface Hold {
   createdAt: string;
 }
 
+/** One byte range of an export job's landing object, once its blobs are durable in the repository. */
+export interface IngestPart {
+  jobId: string;
+  index: number;
+  /** How many parts the job's object was cut into. */
+  of: number;
+  offset: number;
+  length: number;
+  /** The range's content as blob ids, in order. */
+  blobs: string[];
+  /** Who stored it (a function invocation). */
+  worker: string;
+}
+
 export interface Catalog {
   /** Creates the job for `spec` unless its idempotency key made one already; says which. */
   createJob(spec: NewJob, now?: Date): Promise<{ job: Job; created: boolean }>;
@@ -63,6 +77,11 @@ export interface Catalog {
    * for the same slot create one job.
    */
   claimScheduleSlot(source: string, schedule: string, slot: string): Promise<boolean>;
+
+  /** Records a stored part (the same part twice: the later record wins; its blobs are the same). */
+  putPart(part: IngestPart): Promise<void>;
+  /** The job's stored parts, by index. */
+  listParts(jobId: string): Promise<IngestPart[]>;
 
   putHold(hold: Hold): Promise<void>;
   listHolds(source: string): Promise<Hold[]>;

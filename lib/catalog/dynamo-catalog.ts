@@ -25,7 +25,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Catalog, Hold, Lease, SourceState } from './catalog';
+import type { Catalog, Hold, IngestPart, Lease, SourceState } from './catalog';
 import {
   type Job,
   type JobPatch,
@@ -264,6 +264,28 @@ export class DynamoCatalog implements Catalog {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
     }
+  }
+
+  async putPart(part: IngestPart): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `JOB#${part.jobId}`, sk: `PART#${String(part.index).padStart(6, '0')}`, ...part },
+      }),
+    );
+  }
+
+  async listParts(jobId: string): Promise<IngestPart[]> {
+    const parts: IngestPart[] = [];
+    await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :p AND begins_with(sk, :h)',
+        ExpressionAttributeValues: { ':p': `JOB#${jobId}`, ':h': 'PART#' },
+        ConsistentRead: true,
+      },
+      (item) => parts.push(strip(item) as unknown as IngestPart) > 0,
+    );
+    return parts.sort((a, b) => a.index - b.index);
   }
 
   async putHold(hold: Hold): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Catalog, Hold, Lease, SourceState } from './catalog';
+import type { Catalog, Hold, IngestPart, Lease, SourceState } from './catalog';
 import {
   type Job,
   type JobPatch,
@@ -23,9 +23,18 @@ interface State {
   sources: Record<string, SourceState>;
   slots: Record<string, string>;
   holds: Record<string, Hold>;
+  parts: Record<string, IngestPart>;
 }
 
-const empty = (): State => ({ version: 1, jobs: {}, leases: {}, sources: {}, slots: {}, holds: {} });
+const empty = (): State => ({
+  version: 1,
+  jobs: {},
+  leases: {},
+  sources: {},
+  slots: {},
+  holds: {},
+  parts: {},
+});
 
 export class EmbeddedCatalog implements Catalog {
   private writing: Promise<void> = Promise.resolve();
@@ -132,6 +141,18 @@ export class EmbeddedCatalog implements Catalog {
     this.state.slots[key] = slot;
     await this.persist();
     return true;
+  }
+
+  async putPart(part: IngestPart): Promise<void> {
+    this.state.parts[`${part.jobId}#${part.index}`] = structuredClone(part);
+    await this.persist();
+  }
+
+  async listParts(jobId: string): Promise<IngestPart[]> {
+    return Object.values(this.state.parts)
+      .filter((p) => p.jobId === jobId)
+      .sort((a, b) => a.index - b.index)
+      .map((p) => structuredClone(p));
   }
 
   async putHold(hold: Hold): Promise<void> {

@@ -27,8 +27,8 @@ export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
 export const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface JobTrigger {
-  kind: 'schedule' | 'message' | 'http' | 'event';
-  /** What fired: the schedule's cron and slot, the message id, the request id. */
+  kind: 'schedule' | 'message' | 'http' | 'event' | 'object';
+  /** What fired: the schedule's cron and slot, the message id, the request id, the landing object. */
   ref: string;
 }
 
@@ -53,11 +53,22 @@ export interface Job {
   error?: string;
   /** Ids of jobs that must have succeeded before this one starts. */
   after?: string[];
+  /** An export job's input: the landing object it ingests (deleted once its snapshot is committed). */
+  input?: LandingObject;
+}
+
+/** An object a platform service dropped in the landing bucket. */
+export interface LandingObject {
+  bucket: string;
+  key: string;
+  /** Bytes, when the event said (the orchestrator looks it up when the job starts). */
+  size?: number;
+  etag?: string;
 }
 
 /** What a caller gives to create a job; the rest is filled in. */
 export type NewJob = Pick<Job, 'kind' | 'source' | 'trigger' | 'priority'> &
-  Partial<Pick<Job, 'type' | 'after'>> & {
+  Partial<Pick<Job, 'type' | 'after' | 'input'>> & {
     /** Same key, same job: e.g. `schedule:payments:0 2 * * *:2026-12-02T23:00Z` or a queue message id. */
     idempotencyKey: string;
   };
@@ -109,6 +120,7 @@ export function newJobRecord(spec: NewJob, now: Date): Job {
     createdAt: at,
     updatedAt: at,
     ...(spec.after?.length ? { after: spec.after } : {}),
+    ...(spec.input ? { input: spec.input } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import { backupFiles } from '../sources/files/backup';
 import { ExcludeMatcher } from '../sources/files/excludes';
 import { backupPostgres } from '../sources/postgres/physical-backup';
 import type { SourceConfig, ZapasConfig } from './config/schema';
+import { recordBackupSuccess, recordFailure } from './job-outcome';
 import { LEASE_MS, releaseJob } from './orchestrate';
 import { verifySource } from './verify';
 
@@ -74,40 +75,11 @@ export async function runJob(deps: RunDeps, job: Job): Promise<RunOutcome> {
     }
     const { snapshotId, unreadable } = result;
     // Like the CLI's exit 3: the snapshot is there, and the job says what it lacks.
-    const partial = unreadable > 0 ? { error: `${unreadable} file(s) could not be read completely` } : {};
-    const done = await deps.catalog.transition(
-      job.id,
-      'running',
-      'succeeded',
-      { snapshotId, ...partial },
-      now(),
-    );
-    await deps.catalog.updateSourceState(job.source, {
-      lastSnapshotAt: done.endedAt!,
-      lastSnapshotId: snapshotId,
-      lastJobId: job.id,
-    });
-    if (source.verify.schedule === 'after-each')
-      await deps.catalog.createJob(
-        {
-          kind: 'verify',
-          source: job.source,
-          trigger: { kind: 'event', ref: `after ${job.id}` },
-          priority: source.priority,
-          idempotencyKey: `verify-after:${job.id}`,
-        },
-        now(),
-      );
+    const partial = unreadable > 0 ? `${unreadable} file(s) could not be read completely` : undefined;
+    const done = await recordBackupSuccess(deps.catalog, job, 'running', source, snapshotId, now, partial);
     return { job: done, snapshotId };
   } catch (err) {
-    const error = (err as Error).message;
-    const failed = await deps.catalog.transition(job.id, 'running', 'failed', { error }, now());
-    if (job.kind === 'backup')
-      await deps.catalog.updateSourceState(job.source, {
-        lastFailureAt: failed.endedAt!,
-        lastError: error,
-        lastJobId: job.id,
-      });
+    const failed = await recordFailure(deps.catalog, job, 'running', (err as Error).message, now);
     return { job: failed };
   } finally {
     clearInterval(heartbeat);

@@ -191,4 +191,25 @@ describe.each(adapters)('catalog contract: %s', (_name, make) => {
     expect(await catalog.removeHold('saves', 'case-17')).toBe(false);
     expect(await catalog.listHolds('saves')).toEqual([{ ...hold, id: 'case-18', snapshots: ['s1'] }]);
   });
+
+  it("keeps an export job's input and its stored parts by index; a part stored twice is one part", async () => {
+    const input = { bucket: 'landing', key: 'exports/saves/2026-12-02.ndjson', size: 300, etag: '"e1"' };
+    const { job } = await catalog.createJob(spec('ingest-1', { input }));
+    expect((await catalog.getJob(job.id))?.input).toEqual(input);
+    const part = (index: number, blobs: string[]) => ({
+      jobId: job.id,
+      index,
+      of: 3,
+      offset: index * 100,
+      length: 100,
+      blobs,
+      worker: `w${index}`,
+    });
+    await catalog.putPart(part(2, ['c']));
+    await catalog.putPart(part(0, ['a']));
+    await catalog.putPart(part(0, ['a']));
+    await catalog.putPart({ ...part(1, ['b']), jobId: 'j-other' });
+    expect(await catalog.listParts(job.id)).toEqual([part(0, ['a']), part(2, ['c'])]);
+    expect(await catalog.listParts('j-none')).toEqual([]);
+  });
 });
