@@ -7,16 +7,14 @@
  * the process exits. A restart puts jobs an earlier process left running back in the queue.
  */
 
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { apiRoutes } from '../../api/routes';
 import { EmbeddedCatalog } from '../../catalog/embedded-catalog';
 import type { Job } from '../../catalog/jobs';
-import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../../keys/password';
 import { loadConfigFile } from '../../pipeline/config/load';
 import type { ZapasConfig } from '../../pipeline/config/schema';
 import { PoisonMessageError } from '../../pipeline/messages';
@@ -29,17 +27,15 @@ import {
   scheduleDue,
   startReady,
 } from '../../pipeline/orchestrate';
-import { purgeRepository } from '../../pipeline/purge';
+import { claimPurges, describePurge, purgeClaimed } from '../../pipeline/purge-due';
 import { LocalQueue } from '../../pipeline/queues/local-queue';
 import { deadLetter } from '../../pipeline/queues/queue';
+import { RepositoryOpener } from '../../pipeline/repositories';
 import { DependencyGuard } from '../../pipeline/resilience';
 import { runJob } from '../../pipeline/run-job';
-import { parseDuration, subtractDuration } from '../../policy/duration';
-import { RepositoryNotFoundError } from '../../repo/errors';
 import { encodeKeyring } from '../../repo/keyring';
-import { Repository } from '../../repo/repository';
+import type { Repository } from '../../repo/repository';
 import { WorkerPool } from '../../repo/worker-pool';
-import { openStorage } from '../../storage/open';
 
 export interface ServiceOptions {
   configFile: string;
@@ -70,6 +66,7 @@ export class LocalService {
   private stopping = false;
   readonly queue: LocalQueue;
   readonly deadLetters = new LocalQueue('orchestrate-dlq');
+  private readonly repositories: RepositoryOpener;
 
   private constructor(
     readonly config: ZapasConfig,
@@ -78,6 +75,11 @@ export class LocalService {
     private readonly opts: ServiceOptions,
     private server?: Server,
   ) {
+    this.repositories = new RepositoryOpener(config, {
+      baseDir,
+      env: opts.env ?? process.env,
+      log: (line) => this.log(line),
+    });
     this.queue = new LocalQueue('orchestrate', {
       maxReceives: 5,
       deadLetter: this.deadLetters,
@@ -166,59 +168,29 @@ export class LocalService {
       this.run(job);
   }
 
-  /** Retention on each repository once per purge slot, under a lease (one purge of a repository at a time). */
+  /** Retention on each repository once per purge slot (lib/pipeline/purge-due.ts), in the background. */
   private async purgeDue(now: Date): Promise<void> {
-    const { schedule, grace } = this.config.purge;
-    const slot = previousSlot(schedule, this.config.timezone, now);
-    const graceMs = now.getTime() - subtractDuration(now, parseDuration(grace)).getTime();
-    for (const name of Object.keys(this.config.repositories)) {
-      // Prune needs the repository to itself: while a backup of it runs, the purge waits for a later tick.
-      if (await this.busy(name)) continue;
-      if (!(await this.catalog.claimScheduleSlot(`repository:${name}`, `purge ${schedule}`, slot))) continue;
-      const owner = `purge-${process.pid}-${slot}`;
-      if (!(await this.catalog.acquireLease(`purge:${name}`, owner, LEASE_MS, now))) continue;
+    for (const name of await claimPurges(this.config, this.catalog, now)) {
       this.purging.add(name);
-      const task = (async () => {
-        try {
-          const { repo } = await this.openRepository(name, false);
-          const r = await purgeRepository({
-            config: this.config,
-            catalog: this.catalog,
-            repo,
-            repository: name,
-            now,
-            graceMs,
-          });
-          const removed = r.sources.reduce((n, x) => n + x.removed.length, 0);
-          const held = r.sources.flatMap((x) =>
-            x.heldPastMaximum.map((h) => `${x.source}/${h.id.slice(0, 8)} (${h.hold})`),
-          );
-          this.log(
-            `purge of repository "${name}": ${removed} snapshot(s) forgotten, ${r.prune.marked.packs} pack(s) condemned, ${r.freedBytes} bytes freed${held.length ? `; held past their maximum: ${held.join(', ')}` : ''}`,
-          );
-        } catch (err) {
-          this.log(`purge of repository "${name}" failed: ${(err as Error).message}`);
-        } finally {
-          await this.catalog.releaseLease(`purge:${name}`, owner);
-          this.purging.delete(name);
-        }
-      })();
+      const task = purgeClaimed(
+        {
+          config: this.config,
+          catalog: this.catalog,
+          open: (n) => this.repositories.get(n),
+          owner: `purge-${process.pid}`,
+        },
+        name,
+        now,
+      )
+        .then((r) => r && this.log(describePurge(name, r)))
+        .catch((err: unknown) => this.log(`purge of repository "${name}" failed: ${(err as Error).message}`))
+        .finally(() => this.purging.delete(name));
       this.running.add(task);
       void task.finally(() => {
         this.running.delete(task);
         void this.tick();
       });
     }
-  }
-
-  private async busy(repository: string): Promise<boolean> {
-    for (const [id, source] of Object.entries(this.config.sources))
-      if (
-        source.repository === repository &&
-        (await this.catalog.listJobs(id, { state: 'running', limit: 1 })).length > 0
-      )
-        return true;
-    return false;
   }
 
   private run(job: Job): void {
@@ -274,34 +246,7 @@ export class LocalService {
 
   /** Opens a configured repository (creating a missing one with `init`). */
   async openRepository(name: string, init: boolean): Promise<{ repo: Repository; close(): Promise<void> }> {
-    const r = this.config.repositories[name]!;
-    const url = /^[a-z0-9]+:\/\//i.test(r.url) || isAbsolute(r.url) ? r.url : resolve(this.baseDir, r.url);
-    const env = this.opts.env ?? process.env;
-    const storage = openStorage(url, { ...(r.endpoint ? { s3Endpoint: r.endpoint } : {}), env });
-    const password = await this.password(name);
-    const logN = env.ZAPAS_KDF_LOG_N ? Number(env.ZAPAS_KDF_LOG_N) : SCRYPT_DEFAULT_LOG_N;
-    const slot = new PasswordKeySlot(password, logN);
-    try {
-      return { repo: await Repository.open(storage, slot), close: async () => undefined };
-    } catch (err) {
-      if (!(err instanceof RepositoryNotFoundError) || !init) throw err;
-      this.log(`repository "${name}": none at ${url}, creating it`);
-      return { repo: await Repository.init(storage, slot), close: async () => undefined };
-    }
-  }
-
-  private async password(name: string): Promise<string> {
-    const r = this.config.repositories[name]!;
-    const env = this.opts.env ?? process.env;
-    if (r.passwordFile) {
-      const file = isAbsolute(r.passwordFile) ? r.passwordFile : resolve(this.baseDir, r.passwordFile);
-      const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new Error(`repository "${name}": cannot read its password file ${file} (${err.code})`);
-      });
-      return text.replace(/\r?\n$/, '');
-    }
-    if (env.ZAPAS_PASSWORD) return env.ZAPAS_PASSWORD;
-    throw new Error(`repository "${name}" has no passwordFile and ZAPAS_PASSWORD is not set`);
+    return { repo: await this.repositories.get(name, init), close: async () => undefined };
   }
 
   /** Called by the API: a backup asked for over HTTP, once per idempotency key. */
