@@ -1,5 +1,5 @@
 // Bundles the CLI into dist/ with esbuild: one file that starts fast (archive_command runs it per WAL segment).
-import { existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -54,3 +54,12 @@ await build({
   external: ['@napi-rs/blake-hash'],
   logLevel: 'warning',
 });
+// The one native addon cannot be bundled: each function folder carries it (and its linux-x64 binary, the
+// platform both clouds' Node runtimes run on), so that the folder alone is a deployable package.
+for (const stage of [...stages, ...(existsSync('functions/agent/main.ts') ? ['agent'] : [])])
+  for (const pkg of ['blake-hash', 'blake-hash-linux-x64-gnu'])
+    if (existsSync(`node_modules/@napi-rs/${pkg}`))
+      cpSync(`node_modules/@napi-rs/${pkg}`, `dist/functions/${stage}/node_modules/@napi-rs/${pkg}`, {
+        recursive: true,
+        dereference: true,
+      });

@@ -1,109 +1,130 @@
 /**
- * The orchestrate function: timers, platform messages and HTTP requests from AWS or Yandex Cloud, one
- * handler. It only adapts: the event is normalised, the stage functions do the work, the answer is shaped
- * for the cloud that asked. Configuration and clients come from the environment, once per instance:
- *   ZAPAS_CONFIG (the configuration as JSON or YAML text) or ZAPAS_CONFIG_FILE,
- *   ZAPAS_CATALOG_TABLE (+ ZAPAS_DYNAMODB_ENDPOINT for YDB or a local endpoint),
- *   ZAPAS_DLQ_URL (+ ZAPAS_SQS_ENDPOINT): where poison messages go, with their reason.
+ * The orchestrate function: timers, platform messages (and the ingest stage's "all parts stored"), and
+ * landing-bucket notifications, from AWS or Yandex Cloud. Every invocation ends by starting what may
+ * start (priority, per-source exclusion, heavy slots, dependencies) and sending each started job on its
+ * route: ingest parts, the verify queue, or an agent task. The environment: lib/infra/env.ts.
  */
-import { readFileSync } from 'node:fs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { apiRoutes } from '../../lib/api/routes';
-import type { Catalog } from '../../lib/catalog/catalog';
-import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
-import { parseConfig } from '../../lib/pipeline/config/load';
-import type { ZapasConfig } from '../../lib/pipeline/config/schema';
-import {
-  type NormalizedEvent,
-  normalizeEvent,
-  type StageResult,
-  shapeResult,
-} from '../../lib/pipeline/events/normalize';
-import { PoisonMessageError } from '../../lib/pipeline/messages';
-import { acceptMessage, requestBackup, scheduleDue } from '../../lib/pipeline/orchestrate';
-import type { Queue } from '../../lib/pipeline/queues/queue';
-import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
+import type { Job } from '../../lib/catalog/jobs';
+import { ENV } from '../../lib/infra/env';
+import { dispatchStarted } from '../../lib/pipeline/dispatch';
+import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
+import { acceptLandingObject, commitIngest } from '../../lib/pipeline/ingest';
+import { messageType, parseMessage, stageMessage } from '../../lib/pipeline/messages';
+import { acceptMessage, requeueAbandoned, scheduleDue, startReady } from '../../lib/pipeline/orchestrate';
+import { agentLauncher } from '../shared/agent-launcher';
+import { eachMessage } from '../shared/batch';
+import type { Runtime } from '../shared/runtime';
+import { type InvocationContext, stageHandler } from '../shared/stage';
 
-interface Runtime {
-  config: ZapasConfig;
-  catalog: Catalog;
-  deadLetters?: Queue;
-}
-
-let runtime: Runtime | undefined;
-
-function load(env: NodeJS.ProcessEnv): Runtime {
-  const text =
-    env.ZAPAS_CONFIG ?? (env.ZAPAS_CONFIG_FILE ? readFileSync(env.ZAPAS_CONFIG_FILE, 'utf8') : undefined);
-  if (!text) throw new Error('set ZAPAS_CONFIG or ZAPAS_CONFIG_FILE');
-  const config = parseConfig(text, env.ZAPAS_CONFIG_FILE ?? 'ZAPAS_CONFIG');
-  const table = env.ZAPAS_CATALOG_TABLE;
-  if (!table) throw new Error('set ZAPAS_CATALOG_TABLE');
-  const dynamo = new DynamoDBClient(
-    env.ZAPAS_DYNAMODB_ENDPOINT ? { endpoint: env.ZAPAS_DYNAMODB_ENDPOINT } : {},
-  );
-  const dlq = env.ZAPAS_DLQ_URL
-    ? new SqsQueue(
-        sqsClient(env.ZAPAS_SQS_ENDPOINT ? { endpoint: env.ZAPAS_SQS_ENDPOINT } : {}),
-        env.ZAPAS_DLQ_URL,
-      )
-    : undefined;
-  return { config, catalog: new DynamoCatalog(dynamo, table), ...(dlq ? { deadLetters: dlq } : {}) };
-}
-
-export async function handler(event: unknown): Promise<unknown> {
-  runtime ??= load(process.env);
-  const e = normalizeEvent(event);
-  return shapeResult(e.cloud, await handle(runtime, e));
-}
-
-async function handle(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
+async function orchestrate(
+  rt: Runtime,
+  e: NormalizedEvent,
+  context: InvocationContext,
+): Promise<StageResult> {
   const now = new Date();
+  let result: StageResult = { kind: 'done' };
   switch (e.kind) {
     case 'schedule':
-      await scheduleDue(rt.config, rt.catalog, now);
-      return { kind: 'done' };
-    case 'messages': {
-      const failed: string[] = [];
-      for (const m of e.messages) {
-        try {
-          await acceptMessage(rt.config, rt.catalog, m, now);
-        } catch (err) {
-          if (err instanceof PoisonMessageError && rt.deadLetters) {
-            // Never retried: it goes to the dead-letter queue with its reason and counts as handled.
-            await rt.deadLetters.send(m.body, {
-              attributes: {
-                ...m.attributes,
-                'zapas-reason': err.message.slice(0, 1024),
-                'zapas-source-queue': m.queue,
-              },
+      await requeueAbandoned(rt.config, rt.catalog, now);
+      for (const job of await scheduleDue(rt.config, rt.catalog, now))
+        rt.log('job-scheduled', { job: job.id, source: job.source, trigger: job.trigger.ref });
+      break;
+    case 'messages':
+      result = await eachMessage(rt, e.messages, async (m) => {
+        if (messageType(m.body) === 'ingest-complete') {
+          const { jobId } = parseMessage(stageMessage, m.body);
+          const job = await commitJob(rt, jobId);
+          if (job)
+            rt.log(`job-${job.state}`, {
+              job: job.id,
+              source: job.source,
+              snapshot: job.snapshotId,
+              error: job.error,
             });
-            continue;
-          }
-          failed.push(m.id);
+          return;
         }
-      }
-      return { kind: 'messages', failed };
-    }
-    case 'http': {
-      const app = apiRoutes({
-        config: rt.config,
-        catalog: rt.catalog,
-        requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
-        running: () => 0,
+        const { job, created } = await acceptMessage(rt.config, rt.catalog, m, now);
+        if (created) rt.log('job-queued', { job: job.id, source: job.source, message: m.id });
       });
-      const query = new URLSearchParams(e.query).toString();
-      const res = await app.fetch(
-        new Request(`http://zapas${e.path}${query ? `?${query}` : ''}`, {
-          method: e.method,
-          headers: e.headers,
-          ...(e.method === 'GET' || e.method === 'HEAD' ? {} : { body: e.body }),
-        }),
-      );
-      return { kind: 'http', status: res.status, body: await res.text() };
-    }
+      break;
     case 'objects':
-      // Landing objects are the ingest stage's (not built yet).
-      return { kind: 'done' };
+      for (const r of e.records) {
+        if (r.event !== 'created') continue;
+        const accepted = await acceptLandingObject(
+          rt.config,
+          rt.catalog,
+          {
+            bucket: r.bucket,
+            key: r.key,
+            ...(r.size !== undefined ? { size: r.size } : {}),
+            ...(r.etag ? { etag: r.etag } : {}),
+          },
+          now,
+        );
+        if (!accepted)
+          rt.log('landing-object-ignored', {
+            bucket: r.bucket,
+            key: r.key,
+            reason: 'no export source has this prefix',
+          });
+        else if (accepted.created)
+          rt.log('job-queued', { job: accepted.job.id, source: accepted.job.source, object: r.key });
+      }
+      break;
+    case 'http':
+      return { kind: 'http', status: 404, body: JSON.stringify({ error: 'HTTP goes to the api function' }) };
   }
+  await startAndDispatch(rt, context, now);
+  return result;
 }
+
+async function commitJob(rt: Runtime, jobId: string): Promise<Job | undefined> {
+  const job = await rt.catalog.getJob(jobId);
+  if (!job?.input) return job;
+  const source = rt.config.sources[job.source];
+  if (!source) return job;
+  return commitIngest(
+    {
+      config: rt.config,
+      catalog: rt.catalog,
+      repo: await rt.repository(source.repository),
+      landing: rt.landing(job.input.bucket),
+      log: (line) => rt.log('ingest-warning', { job: jobId, message: line }),
+    },
+    jobId,
+  );
+}
+
+async function startAndDispatch(rt: Runtime, context: InvocationContext, now: Date): Promise<void> {
+  const worker = `orchestrate:${context.awsRequestId ?? context.requestId ?? process.pid}`;
+  const started = await startReady(rt.config, rt.catalog, worker, now);
+  if (started.length === 0) return;
+  const startAgent = agentLauncher(rt.env);
+  const routes = await dispatchStarted(
+    {
+      config: rt.config,
+      catalog: rt.catalog,
+      landing: (bucket) => rt.landing(bucket),
+      sendIngest: async (work) => {
+        for (const w of work) await rt.queue('ingest').send(JSON.stringify({ type: 'ingest-part', ...w }));
+      },
+      sendVerify: async (jobId) => {
+        await rt.queue('verify').send(JSON.stringify({ type: 'run-job', jobId }));
+      },
+      sendComplete: async (jobId) => {
+        await rt.queue('requests').send(JSON.stringify({ type: 'ingest-complete', jobId }));
+      },
+      startAgent: (job) => startAgent(job, context),
+      ...(rt.env[ENV.partBytes] ? { partBytes: Number(rt.env[ENV.partBytes]) } : {}),
+    },
+    started.map((s) => s.job),
+  );
+  for (const r of routes)
+    rt.log(r.error ? 'job-failed' : 'job-started', {
+      job: r.job,
+      route: r.route,
+      ...(r.error ? { error: r.error } : {}),
+    });
+}
+
+export const handler = stageHandler('orchestrate', orchestrate);

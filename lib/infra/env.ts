@@ -33,6 +33,8 @@ export const ENV = {
   agentSecurityGroup: 'ZAPAS_AGENT_SECURITY_GROUP',
   /** Yandex Cloud: the agent's Serverless Container URL (invoked with the function's IAM token). */
   agentUrl: 'ZAPAS_AGENT_URL',
+  /** Bytes per ingest part (default 32 MiB): how an export is cut over ingest invocations. */
+  partBytes: 'ZAPAS_INGEST_PART_BYTES',
   /** The agent: the job it runs. */
   agentJob: 'ZAPAS_JOB_ID',
 } as const;

@@ -111,7 +111,7 @@ export const STAGES: readonly StageSpec[] = [
     grants: {
       buckets: { repository: ['read', 'write', 'list'], landing: ['read', 'delete', 'list'] },
       catalog: 'write',
-      send: ['ingest', 'verify'],
+      send: ['ingest', 'verify', 'requests'],
       dlq: true,
       startsAgent: true,
       repositoryKey: true,

@@ -1,4 +1,4 @@
-/** The messages platform services send to the orchestrator's queue, validated before anything is done. */
+/** The messages platform services and the stages send to queues, validated before anything is done. */
 import { z } from 'zod';
 
 export const platformMessage = z.discriminatedUnion('type', [
@@ -27,15 +27,44 @@ export class PoisonMessageError extends Error {
   override readonly name = 'PoisonMessageError';
 }
 
-/** Parses a message body, or says in one line why it never can be handled. */
-export function parsePlatformMessage(body: string): PlatformMessage {
+/** Messages between the stages: ingest work, a finished ingest, a job for the verify function. */
+export const ingestWorkMessage = z
+  .object({
+    type: z.literal('ingest-part'),
+    jobId: z.string().min(1),
+    bucket: z.string().min(1),
+    key: z.string().min(1),
+    index: z.int().min(0),
+    offset: z.int().min(0),
+    length: z.int().min(0),
+    parts: z.int().min(1),
+  })
+  .strict();
+
+export const stageMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ingest-complete'), jobId: z.string().min(1) }).strict(),
+  z.object({ type: z.literal('run-job'), jobId: z.string().min(1) }).strict(),
+]);
+
+/** The `type` field of a JSON message body, or undefined (the full parse then says what is wrong). */
+export function messageType(body: string): string | undefined {
+  try {
+    const t = (JSON.parse(body) as { type?: unknown } | null)?.type;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a message body against `schema`, or says in one line why it never can be handled. */
+export function parseMessage<T extends z.ZodType>(schema: T, body: string): z.output<T> {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
     throw new PoisonMessageError('the body is not JSON');
   }
-  const r = platformMessage.safeParse(json);
+  const r = schema.safeParse(json);
   if (!r.success)
     throw new PoisonMessageError(
       r.error.issues
@@ -44,4 +73,9 @@ export function parsePlatformMessage(body: string): PlatformMessage {
         .join('; '),
     );
   return r.data;
+}
+
+/** Parses a platform message body, or says in one line why it never can be handled. */
+export function parsePlatformMessage(body: string): PlatformMessage {
+  return parseMessage(platformMessage, body);
 }

@@ -91,6 +91,15 @@ export async function acceptMessage(
     throw new PoisonMessageError(
       `source "${m.source}" does not take "${m.type}" (it takes: ${source.events.join(', ') || 'no events'})`,
     );
+  let input: Job['input'];
+  if (m.type === 'export-ready') {
+    if (source.type !== 'export')
+      throw new PoisonMessageError(
+        `source "${m.source}" is a ${source.type} source: exports land for export sources`,
+      );
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(m.at)!;
+    input = { bucket: bucket!, key: key!, ...(m.bytes !== undefined ? { size: m.bytes } : {}) };
+  }
   return catalog.createJob(
     {
       kind: 'backup',
@@ -98,6 +107,7 @@ export async function acceptMessage(
       trigger: { kind: 'message', ref: message.id },
       priority: source.priority,
       idempotencyKey: `message:${message.id}`,
+      ...(input ? { input } : {}),
     },
     now,
   );

@@ -1,0 +1,134 @@
+/**
+ * What a stage function (or the agent) gets from its environment, made once per instance: the validated
+ * configuration, the catalog, the queues it sends to, the repositories and landing buckets, each behind a
+ * circuit breaker. Names of the variables: lib/infra/env.ts (the deployments set the same ones).
+ */
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Catalog } from '../../lib/catalog/catalog';
+import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
+import { ENV, queueUrlEnv } from '../../lib/infra/env';
+import type { QueueName } from '../../lib/infra/stages';
+import { parseConfig } from '../../lib/pipeline/config/load';
+import type { ZapasConfig } from '../../lib/pipeline/config/schema';
+import type { Queue } from '../../lib/pipeline/queues/queue';
+import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
+import { RepositoryOpener } from '../../lib/pipeline/repositories';
+import { DependencyGuard } from '../../lib/pipeline/resilience';
+import type { Repository } from '../../lib/repo/repository';
+import { openStorage } from '../../lib/storage/open';
+import type { Storage } from '../../lib/storage/storage';
+
+export interface Runtime {
+  config: ZapasConfig;
+  catalog: Catalog;
+  env: NodeJS.ProcessEnv;
+  /** A queue this function sends to (its URL variable must be set). */
+  queue(name: QueueName): Queue;
+  /** The dead-letter queue of this function's trigger queue, when it has one. */
+  deadLetters?: Queue;
+  /** The repository `name`, opened once per instance, through its storage's circuit breaker. */
+  repository(name: string): Promise<Repository>;
+  /** A landing bucket as storage (object names are its keys). */
+  landing(bucket: string): Storage;
+  /** The breaker of a dependency (a repository's storage, the catalog). */
+  guard(name: string): DependencyGuard;
+  log(event: string, fields?: Record<string, unknown>): void;
+}
+
+let cached: Runtime | undefined;
+
+/** The instance's runtime, made on first use from process.env (tests reset it with `resetRuntime`). */
+export function runtime(): Runtime {
+  cached ??= makeRuntime(process.env);
+  return cached;
+}
+
+export function resetRuntime(): void {
+  cached = undefined;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (!v) throw new Error(`set ${name}`);
+  return v;
+}
+
+export function makeRuntime(env: NodeJS.ProcessEnv): Runtime {
+  const text =
+    env[ENV.config] ?? (env[ENV.configFile] ? readFileSync(env[ENV.configFile]!, 'utf8') : undefined);
+  if (!text) throw new Error(`set ${ENV.config} or ${ENV.configFile}`);
+  const config = parseConfig(text, env[ENV.configFile] ?? ENV.config);
+  const region = env[ENV.region];
+  const dynamo = new DynamoDBClient({
+    ...(region ? { region } : {}),
+    ...(env[ENV.dynamodbEndpoint] ? { endpoint: env[ENV.dynamodbEndpoint] } : {}),
+  });
+  const catalog = new DynamoCatalog(dynamo, required(env, ENV.catalogTable));
+  const sqs = sqsClient({
+    ...(region ? { region } : {}),
+    ...(env[ENV.sqsEndpoint] ? { endpoint: env[ENV.sqsEndpoint] } : {}),
+  });
+  const queues = new Map<string, Queue>();
+  const guards = new Map<string, DependencyGuard>();
+  const repos = new Map<string, Promise<Repository>>();
+  const guard = (name: string): DependencyGuard => {
+    let g = guards.get(name);
+    if (!g) {
+      g = new DependencyGuard(name);
+      guards.set(name, g);
+    }
+    return g;
+  };
+  let secret: Promise<string | undefined> | undefined;
+  const opener = new RepositoryOpener(config, {
+    baseDir: process.cwd(),
+    env,
+    password: async () => {
+      if (env[ENV.password]) return env[ENV.password];
+      const arn = env[ENV.passwordSecret];
+      if (!arn) return undefined;
+      secret ??= new SecretsManagerClient(region ? { region } : {})
+        .send(new GetSecretValueCommand({ SecretId: arn }))
+        .then((r) => r.SecretString);
+      return secret;
+    },
+  });
+  const dlq = env[ENV.dlqUrl];
+  return {
+    config,
+    catalog,
+    env,
+    queue(name) {
+      let q = queues.get(name);
+      if (!q) {
+        q = new SqsQueue(sqs, required(env, queueUrlEnv(name)));
+        queues.set(name, q);
+      }
+      return q;
+    },
+    ...(dlq ? { deadLetters: new SqsQueue(sqs, dlq) } : {}),
+    repository(name) {
+      let p = repos.get(name);
+      if (!p) {
+        p = guard(`the storage of repository "${name}"`).run(() => opener.get(name));
+        repos.set(name, p);
+        // A failed open (storage down, no secret) is tried again by the next invocation.
+        p.catch(() => repos.delete(name));
+      }
+      return p;
+    },
+    landing(bucket) {
+      return openStorage(`s3://${bucket}`, {
+        ...(env[ENV.s3Endpoint] ? { s3Endpoint: env[ENV.s3Endpoint] } : {}),
+        env,
+      });
+    },
+    guard,
+    log(event, fields = {}) {
+      // One JSON line per event: CloudWatch / Cloud Logging filter on `event` (e.g. job-failed alarms).
+      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
+    },
+  };
+}
