@@ -12,11 +12,18 @@ export interface RunningServe {
 }
 
 /** Starts the real `zapas serve` on a free port and resolves once its API listens. */
-export function startServe(config: string, opts: { cwd: string; args?: string[] }): Promise<RunningServe> {
+export function startServe(
+  config: string,
+  opts: { cwd: string; args?: string[]; env?: NodeJS.ProcessEnv },
+): Promise<RunningServe> {
   const child = spawn(
     process.execPath,
     [ZAPAS_BIN, 'serve', '--config', config, '--port', '0', '--tick', '1', ...(opts.args ?? [])],
-    { env: cliEnv({ ZAPAS_PASSWORD: undefined }), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: cliEnv({ ZAPAS_PASSWORD: undefined, ...opts.env }),
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   let err = '';

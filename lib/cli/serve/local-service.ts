@@ -20,8 +20,6 @@ import type { ZapasConfig } from '../../pipeline/config/schema';
 import { PoisonMessageError } from '../../pipeline/messages';
 import {
   acceptMessage,
-  LEASE_MS,
-  previousSlot,
   requestBackup,
   requeueAbandoned,
   scheduleDue,
@@ -71,7 +69,7 @@ export class LocalService {
   private constructor(
     readonly config: ZapasConfig,
     readonly catalog: EmbeddedCatalog,
-    private readonly baseDir: string,
+    baseDir: string,
     private readonly opts: ServiceOptions,
     private server?: Server,
   ) {
@@ -222,7 +220,13 @@ export class LocalService {
   ): Promise<{ repo: Repository; pool?: WorkerPool; close(): Promise<void> }> {
     let guard = this.guards.get(name);
     if (!guard) {
-      guard = new DependencyGuard(`the storage of repository "${name}"`);
+      const env = this.opts.env ?? process.env;
+      // How long an open circuit waits before one trial call (default 30 s): ZAPAS_BREAKER_HALF_OPEN_MS.
+      const halfOpen = Number(env.ZAPAS_BREAKER_HALF_OPEN_MS);
+      guard = new DependencyGuard(
+        `the storage of repository "${name}"`,
+        halfOpen > 0 ? { halfOpenAfterMs: halfOpen } : {},
+      );
       this.guards.set(name, guard);
     }
     return guard.run(() => this.openWithPool(name));
