@@ -3,6 +3,7 @@ import { backup } from './backup';
 import { check } from './check';
 import { config } from './config';
 import { copy } from './copy';
+import { deploy } from './deploy';
 import { diff } from './diff';
 import { forget } from './forget';
 import { init } from './init';
@@ -33,5 +34,6 @@ export const VERBS: readonly Verb[] = [
   unlock,
   pg,
   config,
+  deploy,
   serveVerb,
 ];
