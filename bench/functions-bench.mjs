@@ -3,16 +3,16 @@
 // one thread, 32 MiB parts, local landing folder and repository, so the figure is the CPU's, not a network's).
 // Writes the `<!-- bench:functions -->` section of bench/results.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { initMs, writeSection } from './results-section.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const RESULTS = path.join(ROOT, 'bench', 'results.md');
 const MARK = '<!-- bench:functions -->';
 const MIB = Number(process.env.BENCH_INGEST_MIB ?? 128);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const _median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const folderBytes = (dir) =>
   readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((d) => d.isFile() && !d.name.endsWith('.map'))
@@ -22,19 +22,7 @@ const rows = [];
 for (const stage of readdirSync(path.join(ROOT, 'dist', 'functions'))) {
   const file = path.join(ROOT, 'dist', 'functions', stage, 'index.cjs');
   if (!existsSync(file) || stage === 'agent') continue;
-  const init = [];
-  for (let i = 0; i < 5; i++) {
-    const r = spawnSync(
-      process.execPath,
-      [
-        '-e',
-        `const t = performance.now(); require(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t))`,
-      ],
-      { encoding: 'utf8' },
-    );
-    init.push(Number(r.stdout));
-  }
-  rows.push({ stage, bundle: statSync(file).size, pkg: folderBytes(path.dirname(file)), init: median(init) });
+  rows.push({ stage, bundle: statSync(file).size, pkg: folderBytes(path.dirname(file)), init: initMs(file) });
 }
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'zapas-ingest-bench-'));
@@ -75,12 +63,5 @@ ${rows.map((r) => `| ${r.stage} | ${(r.bundle / 2 ** 20).toFixed(2)} MiB | ${(r.
 
 Ingest, one function instance (one thread, no worker pool, as in a function), ${ingest.parts} parts of 32 MiB of a ${(ingest.bytes / 2 ** 20).toFixed(0)} MiB export (half random, half a repetitive NDJSON), local landing folder and repository, median of 3 runs: **${ingest.mbPerSecond.toFixed(1)} MB/s** including the commit (${ingest.secondsTotal.toFixed(2)} s), peak RSS ${ingest.peakRssMiB.toFixed(0)} MiB. In the cloud each part is one invocation, so throughput scales with the instances the ingest queue feeds; reading the part from object storage adds its transfer time.
 `;
-const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
-const start = current.indexOf(MARK);
-const next = start >= 0 ? current.indexOf('<!-- bench:', start + MARK.length) : -1;
-const before = start >= 0 ? current.slice(0, start) : current;
-const after = next >= 0 ? current.slice(next) : '';
-writeFileSync(RESULTS, `${before.trimEnd()}\n\n${section}${after ? `\n${after}` : ''}`);
-const biome = path.join(ROOT, 'node_modules', '.bin', 'biome');
-if (existsSync(biome)) spawnSync(biome, ['format', '--write', RESULTS], { cwd: ROOT, stdio: 'ignore' });
+writeSection(MARK, section);
 process.stdout.write(section);

@@ -3,9 +3,10 @@
 // each on a fresh repository; plus the orchestrator's latency from request to job start, the bundle's
 // size and the command's cold start. Writes its section of bench/results.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { median } from './measure.mjs';
+import { initMs, writeSection } from './results-section.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'bench', 'work-serve');
@@ -14,7 +15,6 @@ const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
 const ZAPAS = path.join(ROOT, 'dist', 'zapas.cjs');
 const SCALE = process.env.BENCH_SCALE ?? '0.5';
 const ROUNDS = Number(process.env.BENCH_REPEAT ?? 3);
-const RESULTS = path.join(ROOT, 'bench', 'results.md');
 const MARK = '<!-- bench:serve -->';
 const PASSWORD = 'bench password';
 const env = { ...process.env, ZAPAS_PASSWORD: PASSWORD };
@@ -113,18 +113,6 @@ async function main() {
   }
   // The orchestrate function's bundle: its size, and the time to load it in a fresh Node (a cold start's init).
   const FUNCTION = path.join(ROOT, 'dist', 'functions', 'orchestrate', 'index.cjs');
-  const init = [];
-  for (let i = 0; i < 5; i++) {
-    const r = spawnSync(
-      process.execPath,
-      [
-        '-e',
-        `const t = performance.now(); require(${JSON.stringify(FUNCTION)}); process.stdout.write(String(performance.now() - t))`,
-      ],
-      { encoding: 'utf8' },
-    );
-    init.push(Number(r.stdout));
-  }
   const cli = [];
   const serve = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -156,18 +144,11 @@ async function main() {
 | bundle \`dist/zapas.cjs\` | ${(statSync(ZAPAS).size / 1024 / 1024).toFixed(2)} MiB |
 | cold start, \`zapas --version\` (median of 5) | ${median(cold).toFixed(0)} ms |
 | function bundle \`dist/functions/orchestrate/index.cjs\` | ${(statSync(FUNCTION).size / 1024 / 1024).toFixed(2)} MiB |
-| its init (require in a fresh node, median of 5) | ${median(init).toFixed(0)} ms |
+| its init (require in a fresh node, median of 5) | ${initMs(FUNCTION).toFixed(0)} ms |
 
 Both use one worker thread per core. The serve figure is taken once the service has settled (its start-up pass, which runs the purge slot missed before start, is over) and includes the HTTP request (the verification that follows each backup is not counted), the pass that starts the job, deriving the repository key (as the CLI does) and polling the job's state every 20 ms; the CLI figure includes starting its process (about 0.2 s, the cold start below), which a running service does not pay. Run-to-run spread on this machine is about ±5 points.
 `;
-  const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
-  const start = current.indexOf(MARK);
-  const next = start >= 0 ? current.indexOf('<!-- bench:', start + MARK.length) : -1;
-  const before = start >= 0 ? current.slice(0, start) : current;
-  const after = next >= 0 ? current.slice(next) : '';
-  writeFileSync(RESULTS, `${before.trimEnd()}\n\n${section}${after ? `\n${after}` : ''}`);
-  const biome = path.join(ROOT, 'node_modules', '.bin', 'biome');
-  if (existsSync(biome)) spawnSync(biome, ['format', '--write', RESULTS], { cwd: ROOT, stdio: 'ignore' });
+  writeSection(MARK, section);
   log(section);
 }
 
