@@ -18,8 +18,8 @@ import { build } from 'esbuild';
 const SHEBANG =
   '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 node --min-semi-space-size=4 --max-semi-space-size=4 --heap-growing-percent=100';
 
-await build({
-  entryPoints: { zapas: 'bin/zapas.ts', 'zapas-worker': 'bin/zapas-worker.ts' },
+/** What every bundle shares: self-contained CommonJS for Node 22+, a linked source map. */
+const COMMON = {
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -27,10 +27,15 @@ await build({
   target: 'node22',
   format: 'cjs',
   sourcemap: 'linked',
-  banner: { js: SHEBANG },
   // A native addon (.node) cannot be bundled: it is loaded from node_modules at run time.
   external: ['@napi-rs/blake-hash'],
   logLevel: 'warning',
+};
+
+await build({
+  ...COMMON,
+  entryPoints: { zapas: 'bin/zapas.ts', 'zapas-worker': 'bin/zapas-worker.ts' },
+  banner: { js: SHEBANG },
 });
 await chmod('dist/zapas.cjs', 0o755);
 
@@ -41,22 +46,14 @@ const stages = readdirSync('functions', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(`functions/${d.name}/handler.ts`))
   .map((d) => d.name);
 const entries = Object.fromEntries(stages.map((s) => [`functions/${s}/index`, `functions/${s}/handler.ts`]));
-if (existsSync('functions/agent/main.ts')) entries['functions/agent/index'] = 'functions/agent/main.ts';
-await build({
-  entryPoints: entries,
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  sourcemap: 'linked',
-  external: ['@napi-rs/blake-hash'],
-  logLevel: 'warning',
-});
+if (existsSync('functions/agent/main.ts')) {
+  stages.push('agent');
+  entries['functions/agent/index'] = 'functions/agent/main.ts';
+}
+await build({ ...COMMON, entryPoints: entries });
 // The one native addon cannot be bundled: each function folder carries it (and its linux-x64 binary, the
 // platform both clouds' Node runtimes run on), so that the folder alone is a deployable package.
-for (const stage of [...stages, ...(existsSync('functions/agent/main.ts') ? ['agent'] : [])])
+for (const stage of stages)
   for (const pkg of ['blake-hash', 'blake-hash-linux-x64-gnu'])
     if (existsSync(`node_modules/@napi-rs/${pkg}`))
       cpSync(`node_modules/@napi-rs/${pkg}`, `dist/functions/${stage}/node_modules/@napi-rs/${pkg}`, {
