@@ -3,11 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CliResult, TEST_PASSWORD_FOR_CLI, ZAPAS_BIN } from '../support/cli';
+import { type CliResult, TEST_PASSWORD_FOR_CLI, ZAPAS_BIN, ZAPAS_EXE } from '../support/cli';
 import { useTempDir } from '../support/temp';
 
-/** The self-contained executable (npm run build; the jest global setup builds it). */
-const ZAPAS_EXE = join(__dirname, '..', '..', 'dist', 'zapas');
 /** The machine's own Node, older than the script needs (Debian's 20 here), and its version. */
 const SYSTEM_NODE = '/usr/bin/node';
 const SYSTEM_NODE_VERSION = existsSync(SYSTEM_NODE)

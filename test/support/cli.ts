@@ -11,6 +11,8 @@ export const TEST_PASSWORD_FOR_CLI = TEST_PASSWORD;
 
 /** The bundled command (built by the jest global setup). */
 export const ZAPAS_BIN = join(__dirname, '..', '..', 'dist', 'zapas.cjs');
+/** The self-contained executable (dist/zapas): what archive_command and restore_command run. */
+export const ZAPAS_EXE = join(__dirname, '..', '..', 'dist', 'zapas');
 /** The bundled worker-thread entry. */
 export const ZAPAS_WORKER = join(__dirname, '..', '..', 'dist', 'zapas-worker.cjs');
 
