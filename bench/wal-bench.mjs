@@ -140,10 +140,14 @@ function setUp() {
   asPg(EXE, ['init']);
 }
 
-/** Writes real WAL (pgbench) until `count` whole segments exist past the start; copies them out. */
+/**
+ * Writes real WAL until `count` whole segments exist past the start; copies them out. Rows of md5 text
+ * (compressible about as well as table data is) are inserted in batches of about 32 MiB, far faster than
+ * pgbench on a loaded machine; segments are full of row data, not the zeros a forced switch leaves.
+ */
 function makeSegments(count) {
   const first = sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
-  asPg(path.join(PG_BIN, 'pgbench'), ['-i', '-s', '10', '-q', 'postgres']);
+  sql('CREATE TABLE IF NOT EXISTS wal_fill (id bigserial, a text, b text, c text)');
   while (true) {
     const current = sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
     const done = readdirSync(path.join(DATA, 'pg_wal')).filter(
@@ -154,7 +158,9 @@ function makeSegments(count) {
       for (const n of names) asPg('cp', [path.join(DATA, 'pg_wal', n), path.join(SEGMENTS, n)]);
       return names;
     }
-    asPg(path.join(PG_BIN, 'pgbench'), ['-c', '2', '-j', '2', '-T', '5', '-n', 'postgres']);
+    sql(
+      'INSERT INTO wal_fill (a, b, c) SELECT md5(random()::text), md5(i::text) || md5(random()::text), repeat(md5((i % 97)::text), 2) FROM generate_series(1, 250000) AS i',
+    );
   }
 }
 
@@ -178,7 +184,8 @@ function summary(runs) {
 function main() {
   const load0 = os.loadavg()[0];
   setUp();
-  const names = makeSegments(ROUNDS * PER_ROUND + 2 * Object.keys(PUSHERS).length);
+  // Each pusher gets segments of its own: one warm-up and ROUNDS × PER_ROUND measured.
+  const names = makeSegments(Object.keys(PUSHERS).length * (1 + ROUNDS * PER_ROUND));
   log(`wal-bench: ${names.length} segments of real WAL, ${ROUNDS} rounds of ${PER_ROUND}`);
   const measure = makeMeasurer({ work: WORK, logs: LOGS, root: ROOT, timeoutSeconds: 120 });
   const asPgArgv = (argv) => [RUNUSER, '-u', 'postgres', '--', ...argv];
@@ -249,7 +256,7 @@ function report(res) {
 - date: ${new Date().toISOString()}; git ${git}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); load average ${fmt(res.load0, 1)} at the start, ${fmt(res.load1, 1)} at the end
 - command: \`BENCH_WAL_ROUNDS=${ROUNDS} BENCH_WAL_SEGMENTS=${PER_ROUND} npm run bench:wal\` (as root; the commands run as the postgres user through runuser, with PATH=${BASE_ENV.PATH} where \`node\` is the machine's ${version('/usr/bin/node', ['--version']) || 'none'})
 - zapas: ${version(EXE, ['version'])}, local repository, scrypt 2^16 slot, key cache on unless said; ${version('pgbackrest', ['version'])}: zstd level 3, aes-256-cbc, local repository
-- data: ${res.segments} segments of 16 MiB of real WAL (\`pgbench -s 10\`, then \`pgbench -c 2\`), each pushed once; ${ROUNDS} rounds of ${PER_ROUND} segments per command, alternating the order
+- data: ${res.segments} segments of 16 MiB of real WAL (INSERTs of md5 text rows, about 3x compressible), each pushed once; ${ROUNDS} rounds of ${PER_ROUND} segments per command, alternating the order
 
 Synchronous archive_command (\`%p\` of a finished segment; exits once the segment is durable):
 
