@@ -78,8 +78,7 @@ function log(message) {
 // ---------------------------------------------------------------------------------------------------------
 // Prerequisites
 
-if (!existsSync(GEN))
-  die(`data-set generator not found: ${GEN}`);
+if (!existsSync(GEN)) die(`data-set generator not found: ${GEN}`);
 if (!existsSync(ZAPAS_CJS)) die(`${ZAPAS_CJS} is missing: run "npm run build" first (npm run bench does it)`);
 for (const tool of ['python3', 'restic', 'du', 'diff', 'sync']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) die(`"${tool}" is not on PATH`);
