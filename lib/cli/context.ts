@@ -54,6 +54,7 @@ export function repoPassword(ctx: VerbContext, confirm = false): Promise<string>
     envVar: 'ZAPAS_PASSWORD',
     fileEnvVar: 'ZAPAS_PASSWORD_FILE',
     file: ctx.globals.passwordFile,
+    option: '--password-file',
     prompt: 'repository password: ',
     confirm,
   });

@@ -28,6 +28,7 @@ function newPassword(ctx: VerbContext, file: unknown): Promise<string> {
     envVar: 'ZAPAS_NEW_PASSWORD',
     fileEnvVar: 'ZAPAS_NEW_PASSWORD_FILE',
     file: file as string | undefined,
+    option: '--new-password-file',
     prompt: 'new password: ',
     confirm: true,
   });
@@ -46,7 +47,7 @@ async function addPasswordSlot(
 function newPasswordOption(cmd: Command): Command {
   return cmd.option(
     '--new-password-file <file>',
-    'new password (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
+    'read the new password from a file (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
   );
 }
 
