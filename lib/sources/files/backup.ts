@@ -1,9 +1,11 @@
+import { lstat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Repository } from '../../repo/repository';
 import type { Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import { withWriteSession } from '../write-session';
 import { type ArchiveOptions, Archiver } from './archiver';
+import { SourcePathError } from './errors';
 
 export const PROGRAM = 'zapas 0.1.0';
 
@@ -45,6 +47,7 @@ export async function backupFiles(
   const now = opts.now ?? (() => new Date());
   const absolute = [...new Set(paths.map((p) => resolve(p)))].sort();
   const source = opts.source ?? defaultSourceName(absolute);
+  await assertSourcePaths(absolute);
   return withWriteSession(
     repo,
     { dataClass: opts.dataClass, onDamage: opts.onDamage },
@@ -89,6 +92,29 @@ export async function backupFiles(
       return { snapshotId, snapshot, parent };
     },
   );
+}
+
+/**
+ * Refuses source paths that are not there, naming each: a mistyped path must not become an empty
+ * snapshot that looks like a backup. lstat, not stat: a symlink given as a path is stored as the link.
+ */
+export async function assertSourcePaths(paths: readonly string[]): Promise<void> {
+  const problems: { path: string; message: string }[] = [];
+  for (const path of paths) {
+    try {
+      await lstat(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push({
+        path,
+        message:
+          code === 'ENOENT' || code === 'ENOTDIR'
+            ? 'does not exist'
+            : `cannot be looked at (${code ?? (err as Error).message})`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new SourcePathError(problems);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
