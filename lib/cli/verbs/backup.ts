@@ -17,7 +17,10 @@ export const backup: Verb = {
       .option('--exclude-file <file>', 'read exclude patterns from a file (repeatable)', collect, [])
       .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
       .option('--source <name>', 'source name: snapshots of one source form one history (default host:paths)')
-      .option('--force', 're-read every file, even those the parent snapshot says are unchanged')
+      .option(
+        '--force',
+        're-read every file, even those the parent snapshot says are unchanged (a re-read file counts as unmodified when its content and metadata are the same)',
+      )
       .option('--json', 'print progress and the summary as JSON lines'),
   exits: [0, 1, 2, 3, 10, 12],
   async run(paths, opts, ctx) {
