@@ -147,7 +147,7 @@ describe('zapas CLI on a local repository', () => {
     const r = await cli('diff', firstId, 'latest');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`M  ${src}/saves/eu/player-1.json`));
-    expect(r.stdout).toContain('0 added, 0 removed, 1 modified');
+    expect(r.stdout).toContain('0 added, 0 removed, 0 type changed, 1 modified');
   });
 
   it('restore rebuilds the tree exactly, and --verify re-reads it', async () => {
