@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { processIo } from '../lib/cli/io';
 import { main } from '../lib/cli/main';
+import { exitOnSignals } from '../lib/cli/signals';
 
 // zstd and file reads run on libuv's pool: a few more threads than cores keep both busy during a backup.
 process.env.UV_THREADPOOL_SIZE ??= '6';
@@ -11,6 +12,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });
+
+exitOnSignals(process.stderr);
 
 main(process.argv.slice(2), processIo(join(__dirname, 'zapas-worker.cjs'))).then(
   (code) => {

@@ -7,6 +7,9 @@ import type { Io } from './io';
 import type { Verb, VerbOptions } from './verb';
 import { VERBS } from './verbs';
 
+/** Every verb stops on SIGINT and SIGTERM with its locks released (signals.ts). */
+const STOPPED_BY_SIGNAL = [EXIT.interrupted, EXIT.terminated] as const;
+
 /** Parses argv, runs one verb, maps any error to its exit code and a one-line message on stderr. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -40,7 +43,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     verb.configure?.(cmd);
     cmd.addHelpText(
       'after',
-      `\nEXIT STATUS\n${verb.exits.map((c) => `  ${c}  ${EXIT_TEXT[c]}`).join('\n')}\n`,
+      `\nEXIT STATUS\n${[...verb.exits, ...STOPPED_BY_SIGNAL].map((c) => `  ${c}  ${EXIT_TEXT[c]}`).join('\n')}\n`,
     );
     if (verb.subverbs) {
       for (const sub of verb.subverbs) add(cmd, sub);
