@@ -7,6 +7,7 @@ import { openStorage } from '../storage/open';
 import type { Storage } from '../storage/storage';
 import { UsageError } from './errors';
 import type { Io } from './io';
+import { keyCacheDir, openWithKeyCache } from './key-cache';
 import { readPassword } from './password';
 
 /** Options every verb accepts. */
@@ -60,10 +61,16 @@ export function repoPassword(ctx: VerbContext, confirm = false): Promise<string>
   });
 }
 
-/** Opens the repository named by the global options. */
-export async function openRepo(ctx: VerbContext): Promise<Repository> {
+/**
+ * Opens the repository named by the global options. With `keyCache` (the verbs PostgreSQL runs per WAL
+ * segment), the password's slot key comes from the key cache when it can (see key-cache.ts).
+ */
+export async function openRepo(ctx: VerbContext, opts: { keyCache?: boolean } = {}): Promise<Repository> {
   const storage = storageFor(ctx, repoUrl(ctx));
-  return Repository.open(storage, new PasswordKeySlot(await repoPassword(ctx), kdfLogN(ctx)));
+  const password = await repoPassword(ctx);
+  const codec = new PasswordKeySlot(password, kdfLogN(ctx), ctx.io.passwordKdf);
+  const dir = opts.keyCache ? keyCacheDir(ctx.io.env) : undefined;
+  return dir ? openWithKeyCache(ctx.io, storage, password, codec, dir) : Repository.open(storage, codec);
 }
 
 /**

@@ -20,13 +20,18 @@ const SCRYPT_P = 1;
 const SALT_BYTES = 32;
 const SLOT_KEY_ID = '0000000000000000' as KeyId;
 
-interface ScryptParams {
+/** A password slot's KDF parameters, as stored in the slot. */
+export interface ScryptParams {
   kdf: 'scrypt';
   logN: number;
   r: number;
   p: number;
+  /** base64 */
   salt: string;
 }
+
+/** Derives a slot's key-encryption key from the password (scrypt; tests pass one that counts its calls). */
+export type PasswordKdf = (password: string, params: ScryptParams) => Promise<Buffer>;
 
 /** A codec for password slots. `logN` sets the cost of new slots only. */
 export class PasswordKeySlot implements KeySlotCodec {
@@ -34,6 +39,7 @@ export class PasswordKeySlot implements KeySlotCodec {
   constructor(
     private readonly password: string,
     private readonly logN = SCRYPT_DEFAULT_LOG_N,
+    private readonly kdf: PasswordKdf = scryptKdf,
   ) {
     if (logN < SCRYPT_MIN_LOG_N || logN > SCRYPT_MAX_LOG_N)
       throw new RangeError(`scrypt cost 2^${logN} out of range`);
@@ -47,7 +53,7 @@ export class PasswordKeySlot implements KeySlotCodec {
       p: SCRYPT_P,
       salt: randomBytes(SALT_BYTES).toString('base64'),
     };
-    const kek = await derive(this.password, params);
+    const kek = await this.kdf(this.password, params);
     return {
       params: { ...params },
       wrapped: sealWith({ id: SLOT_KEY_ID, key: kek }, masterKey, aadOf(slotId)),
@@ -55,6 +61,15 @@ export class PasswordKeySlot implements KeySlotCodec {
   }
 
   async unwrap(slot: StoredKeySlot): Promise<Buffer | undefined> {
+    const kek = await this.deriveKek(slot);
+    return kek && this.openWithKek(kek, slot);
+  }
+
+  /**
+   * The slot's key-encryption key, derived from the password (the expensive step), or undefined for a
+   * slot of another KDF. Parameters out of range are refused before any memory is spent on them.
+   */
+  async deriveKek(slot: StoredKeySlot): Promise<Buffer | undefined> {
     const params = slot.params as unknown as ScryptParams;
     if (params.kdf !== 'scrypt') return undefined;
     const sane =
@@ -72,7 +87,11 @@ export class PasswordKeySlot implements KeySlotCodec {
         `keys/${slot.id}`,
         'key slot asks for scrypt parameters out of range (damaged or planted)',
       );
-    const kek = await derive(this.password, params);
+    return this.kdf(this.password, params);
+  }
+
+  /** Opens the slot's wrapped master key with a key-encryption key; undefined when it is not this slot's. */
+  openWithKek(kek: Buffer, slot: StoredKeySlot): Buffer | undefined {
     try {
       return openWith(kek, Buffer.from(slot.wrapped, 'base64'), aadOf(slot.id), `keys/${slot.id}`);
     } catch (err) {
@@ -86,7 +105,8 @@ function aadOf(slotId: string): Buffer {
   return Buffer.from(`zapas/key-slot/v1/${slotId}`);
 }
 
-function derive(password: string, params: ScryptParams): Promise<Buffer> {
+/** scrypt as password slots use it: the password in Unicode NFC, memory bounded by the parameters. */
+export function scryptKdf(password: string, params: ScryptParams): Promise<Buffer> {
   const N = 2 ** params.logN;
   const maxmem = 2 * 128 * N * params.r + 1024 * 1024;
   return new Promise((resolve, reject) => {

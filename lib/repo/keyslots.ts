@@ -33,6 +33,10 @@ export interface KeySlotCodec {
   wrap(masterKey: Buffer, slotId: string): Promise<{ params: Record<string, unknown>; wrapped: Buffer }>;
   /** Unwraps, or returns undefined when this secret does not open the slot. */
   unwrap(slot: StoredKeySlot): Promise<Buffer | undefined>;
+  /** The order to try slots in (one that remembers which slot opened last tries that one first). */
+  order?(slots: readonly StoredKeySlot[]): StoredKeySlot[];
+  /** Told which slot opened the repository: its keyring was accepted. */
+  accepted?(slot: StoredKeySlot): void;
 }
 
 /** A slot without its wrapped bytes, for `key list`. */
@@ -72,12 +76,16 @@ export async function unlockKeyring(
   codec: KeySlotCodec,
   accept: (keyring: Keyring) => boolean = () => true,
 ): Promise<{ keyring: Keyring; slotId: string }> {
-  const slots = (await readSlots(storage)).filter((s) => s.kind === codec.kind);
+  const mine = (await readSlots(storage)).filter((s) => s.kind === codec.kind);
+  const slots = codec.order?.(mine) ?? mine;
   for (const slot of slots) {
     const master = await codec.unwrap(slot);
     if (!master) continue;
     const keyring = decodeKeyring(master, KEYS_PREFIX + slot.id);
-    if (accept(keyring)) return { keyring, slotId: slot.id };
+    if (accept(keyring)) {
+      codec.accepted?.(slot);
+      return { keyring, slotId: slot.id };
+    }
   }
   throw new WrongKeyError(
     slots.length === 0

@@ -7,34 +7,11 @@ import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDo
 import type { z } from 'zod';
 import { validateTimeZone } from '../../policy/calendar';
 import { type Duration, parseDuration, subtractDuration } from '../../policy/duration';
+import { ConfigError, type ConfigIssue } from './errors';
 import { CronError, validateCron } from './schedule';
 import { configSchema, type SourceConfig, type ZapasConfig } from './schema';
 
-export interface ConfigIssue {
-  /** Dotted path of the field (`sources.payments.schedules.0.cron`), '' for the file itself. */
-  path: string;
-  line?: number;
-  column?: number;
-  message: string;
-}
-
-/** A configuration that cannot be used: every issue found, each naming its field and line. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly file: string,
-    readonly issues: readonly ConfigIssue[],
-  ) {
-    super(
-      `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues
-        .map(
-          (i) =>
-            `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`,
-        )
-        .join('\n')}`,
-    );
-  }
-}
+export { ConfigError, type ConfigIssue } from './errors';
 
 /** 402-FZ art. 29: accounting records are kept at least five years. */
 const PAYMENT_MINIMUM = '5y';
