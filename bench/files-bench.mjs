@@ -33,7 +33,7 @@ const WORK = path.join(BENCH, 'work');
 const FS = path.join(WORK, 'fs');
 const DATA = path.join(FS, 'data');
 const LOGS = path.join(WORK, 'logs');
-const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
+const GEN = path.join(ROOT, 'bench', 'gen-dataset.py');
 const ZAPAS_CJS = path.join(ROOT, 'dist', 'zapas.cjs');
 /**
  * Run zapas as its own #! line does (`env -S VAR=value … node --flags…`: the environment and V8 flags the
@@ -79,7 +79,7 @@ function log(message) {
 // Prerequisites
 
 if (!existsSync(GEN))
-  die(`data-set generator not found: ${GEN} (expected <project>/../shared/bench/gen-dataset.py)`);
+  die(`data-set generator not found: ${GEN}`);
 if (!existsSync(ZAPAS_CJS)) die(`${ZAPAS_CJS} is missing: run "npm run build" first (npm run bench does it)`);
 for (const tool of ['python3', 'restic', 'du', 'diff', 'sync']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) die(`"${tool}" is not on PATH`);
@@ -614,7 +614,7 @@ function report() {
 - restic: ${capture('restic', ['version'])}; repository format version 2, \`--compression auto\`
 - command: \`${command}\` (from the project root)
 - file system: data, repositories and restore targets on ${scratch.detail} (see bench/scratch-fs.mjs for why)
-- data set: \`python3 ../shared/bench/gen-dataset.py bench/work/fs/data --scale ${SCALE}\`: ${dataset.files} files in ${dataset.dirs} folders, ${mib(dataset.bytes)} MiB of file data (du -sb ${mib(dataset.du)} MiB), generated in ${fmt(genSeconds, 1)} s; after \`--mutate 1\` (${fmt(mutateSeconds, 1)} s): ${mutated.files} files, ${mib(mutated.bytes)} MiB
+- data set: \`python3 bench/gen-dataset.py bench/work/fs/data --scale ${SCALE}\`: ${dataset.files} files in ${dataset.dirs} folders, ${mib(dataset.bytes)} MiB of file data (du -sb ${mib(dataset.du)} MiB), generated in ${fmt(genSeconds, 1)} s; after \`--mutate 1\` (${fmt(mutateSeconds, 1)} s): ${mutated.files} files, ${mib(mutated.bytes)} MiB
 - total bench time: ${fmt(totalSeconds, 1)} s
 - result: ${failures.length === 0 ? 'all commands succeeded, both restores equal the source' : `**${failures.length} failure(s)**, see below`}
 

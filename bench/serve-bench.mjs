@@ -11,7 +11,7 @@ import { initMs, writeSection } from './results-section.mjs';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'bench', 'work-serve');
 const DATA = path.join(WORK, 'data');
-const GEN = path.resolve(ROOT, '..', 'shared', 'bench', 'gen-dataset.py');
+const GEN = path.join(ROOT, 'bench', 'gen-dataset.py');
 const ZAPAS = path.join(ROOT, 'dist', 'zapas.cjs');
 const SCALE = process.env.BENCH_SCALE ?? '0.5';
 const ROUNDS = Number(process.env.BENCH_REPEAT ?? 3);

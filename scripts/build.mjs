@@ -2,6 +2,7 @@
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { buildExecutable } from './build-executable.mjs';
 
 // The command sets its own V8 flags, as a launcher script would (they are process-wide: worker threads
 // get them too). Measured on the benchmark's initial backup (peak RSS, same run):
@@ -15,8 +16,16 @@ import { build } from 'esbuild';
 // - and a fixed mmap threshold of 1 MiB: glibc otherwise raises it after each large free, until 16 MiB
 //   pack reads come from the arenas and stay there fragmented (check: 295 -> 235 MB; restore: 280 ->
 //   250 MB; a little more time in page faults, as large buffers are new memory each time).
-const SHEBANG =
-  '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 node --min-semi-space-size=4 --max-semi-space-size=4 --heap-growing-percent=100';
+const V8_FLAGS = ['--min-semi-space-size=4', '--max-semi-space-size=4', '--heap-growing-percent=100'];
+const SHEBANG = `#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 node ${V8_FLAGS.join(' ')}`;
+/** The Node the script needs (the one the tests run on); the executable carries its own. */
+const NODE_MAJOR_NEEDED = 24;
+// The first statement of the script, in syntax any Node parses: an older Node (the system's, or the one
+// on PostgreSQL's PATH) gets one line saying what to run instead of a stack trace from deep inside.
+const NODE_CHECK = `if (+process.versions.node.split('.')[0] < ${NODE_MAJOR_NEEDED}) {
+  process.stderr.write('zapas: needs Node.js ${NODE_MAJOR_NEEDED} or newer (this is ' + process.versions.node + ' at ' + process.execPath + '); run ' + require('path').join(__dirname, 'zapas') + ', the self-contained executable\\n');
+  process.exit(2);
+}`;
 
 /** What every bundle shares: self-contained CommonJS for Node 22+, a linked source map. */
 const COMMON = {
@@ -32,12 +41,30 @@ const COMMON = {
   logLevel: 'warning',
 };
 
-await build({
-  ...COMMON,
-  entryPoints: { zapas: 'bin/zapas.ts', 'zapas-worker': 'bin/zapas-worker.ts' },
-  banner: { js: SHEBANG },
-});
+// dist/zapas.cjs only picks the bundle a command line needs: the whole CLI, or wal-push and wal-fetch
+// alone (PostgreSQL runs those per WAL segment; a tenth of the code). Worker threads run zapas-worker.cjs.
+const CLI_BUNDLES = {
+  'zapas-cli': 'bin/zapas-cli.ts',
+  'zapas-wal': 'bin/zapas-wal.ts',
+  'zapas-worker': 'bin/zapas-worker.ts',
+};
+await Promise.all([
+  build({ ...COMMON, entryPoints: { zapas: 'bin/zapas.ts' }, banner: { js: `${SHEBANG}\n${NODE_CHECK}` } }),
+  build({ ...COMMON, entryPoints: CLI_BUNDLES }),
+]);
 await chmod('dist/zapas.cjs', 0o755);
+
+// dist/zapas: the same command as one self-contained executable (no Node needed on PATH).
+const started = performance.now();
+const injected = await buildExecutable({
+  entry: 'dist/zapas.cjs',
+  bundles: ['dist/zapas-cli.cjs', 'dist/zapas-wal.cjs'],
+  worker: 'dist/zapas-worker.cjs',
+  out: 'dist/zapas',
+  v8Flags: V8_FLAGS,
+});
+if (injected)
+  process.stdout.write(`built dist/zapas in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
 // The stage functions and the agent: one self-contained CommonJS file each, in a folder of its own
 // (dist/functions/<stage>/index.cjs: the folder is what a Lambda asset or a Cloud Functions zip holds;

@@ -1,12 +1,14 @@
 import { availableParallelism } from 'node:os';
-import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../keys/password';
+import { KdfSettingError, newSlotLogN, PasswordKeySlot } from '../keys/password';
 import { encodeKeyring } from '../repo/keyring';
+import type { OnDamagedSlot } from '../repo/keyslots';
 import { Repository } from '../repo/repository';
 import { WorkerPool } from '../repo/worker-pool';
 import { openStorage } from '../storage/open';
 import type { Storage } from '../storage/storage';
 import { UsageError } from './errors';
 import type { Io } from './io';
+import { keyCacheDir, openWithKeyCache } from './key-cache';
 import { readPassword } from './password';
 
 /** Options every verb accepts. */
@@ -37,15 +39,16 @@ export function storageFor(ctx: VerbContext, url: string): Storage {
 }
 
 /**
- * scrypt cost for new key slots: ZAPAS_KDF_LOG_N lowers it for test suites only (each CLI call in a test
- * would otherwise spend half a second deriving the key).
+ * scrypt cost for new key slots: ZAPAS_KDF_LOG_N (see newSlotLogN: the test suite lowers it below the
+ * floor, with ZAPAS_TEST_ALLOW_WEAK_KDF=1, so that each CLI call does not spend half a second on it).
  */
 export function kdfLogN(ctx: VerbContext): number {
-  const text = ctx.io.env.ZAPAS_KDF_LOG_N;
-  if (text === undefined) return SCRYPT_DEFAULT_LOG_N;
-  const n = Number(text);
-  if (!Number.isInteger(n)) throw new UsageError(`ZAPAS_KDF_LOG_N must be an integer, not "${text}"`);
-  return n;
+  try {
+    return newSlotLogN(ctx.io.env);
+  } catch (err) {
+    if (err instanceof KdfSettingError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** The password of the repository, from --password-file, ZAPAS_PASSWORD_FILE, ZAPAS_PASSWORD or a prompt. */
@@ -60,10 +63,27 @@ export function repoPassword(ctx: VerbContext, confirm = false): Promise<string>
   });
 }
 
-/** Opens the repository named by the global options. */
-export async function openRepo(ctx: VerbContext): Promise<Repository> {
+/**
+ * Opens the repository named by the global options. With `keyCache` (the verbs PostgreSQL runs per WAL
+ * segment), the password's slot key comes from the key cache when it can (see key-cache.ts).
+ */
+export async function openRepo(ctx: VerbContext, opts: { keyCache?: boolean } = {}): Promise<Repository> {
   const storage = storageFor(ctx, repoUrl(ctx));
-  return Repository.open(storage, new PasswordKeySlot(await repoPassword(ctx), kdfLogN(ctx)));
+  const password = await repoPassword(ctx);
+  const codec = new PasswordKeySlot(password, kdfLogN(ctx), ctx.io.passwordKdf);
+  const dir = opts.keyCache ? keyCacheDir(ctx.io.env) : undefined;
+  const onDamagedSlot = damagedSlotWarning(ctx);
+  return dir
+    ? openWithKeyCache(ctx.io, storage, password, codec, dir, onDamagedSlot)
+    : Repository.open(storage, codec, { onDamagedSlot });
+}
+
+/** Warns of a damaged key slot skipped while the others are tried (`zapas key remove` takes it away). */
+export function damagedSlotWarning(ctx: VerbContext): OnDamagedSlot {
+  return (d) =>
+    ctx.io.stderr.write(
+      `zapas: warning: ${d.object}: ${d.message} (skipped; \`zapas key remove\` removes it)\n`,
+    );
 }
 
 /**

@@ -1,7 +1,6 @@
-import { ConfigError } from '../pipeline/config/load';
+import { ConfigError } from '../pipeline/config/errors';
 import { LockedError, RepositoryNotFoundError, WrongKeyError } from '../repo/errors';
-import { ExcludeError } from '../sources/files/excludes';
-import { RestoreTargetError } from '../sources/files/restorer';
+import { ExcludeError } from '../sources/files/errors';
 import { StorageUrlError } from '../storage/errors';
 
 /** Wrong command-line use: unknown flag, missing argument, bad value. */
@@ -42,7 +41,6 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof RepositoryNotFoundError) return EXIT.noRepository;
   if (err instanceof LockedError) return EXIT.locked;
   if (err instanceof WrongKeyError) return EXIT.wrongKey;
-  if (err instanceof RestoreTargetError) return EXIT.failure;
   return EXIT.failure;
 }
 

@@ -1,3 +1,6 @@
+import type { PasswordKdf } from '../keys/password';
+import type { WorkerScript } from '../repo/worker-pool';
+
 /** What a verb may touch of the outside world; tests pass their own. */
 export interface Io {
   readonly stdout: { write(text: string): unknown };
@@ -5,11 +8,13 @@ export interface Io {
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   /** The script worker threads run (the bundled command itself); absent: everything runs on one thread. */
-  readonly workerScript?: string;
+  readonly workerScript?: WorkerScript;
+  /** The password KDF (tests pass one that counts its calls); scrypt when absent. */
+  readonly passwordKdf?: PasswordKdf;
 }
 
 /** The process's own streams and environment. */
-export function processIo(workerScript?: string): Io {
+export function processIo(workerScript?: WorkerScript): Io {
   return {
     stdout: process.stdout,
     stderr: process.stderr,

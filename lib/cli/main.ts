@@ -1,40 +1,37 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RepositoryError } from '../repo/errors';
-import { PROGRAM } from '../sources/files/backup';
+import { PROGRAM } from '../repo/program';
 import type { GlobalOptions, VerbContext } from './context';
 import { EXIT, EXIT_TEXT, exitCodeOf, UsageError } from './errors';
+import { GLOBAL_OPTIONS } from './global-options';
 import type { Io } from './io';
 import type { Verb, VerbOptions } from './verb';
-import { VERBS } from './verbs';
 
-/** Every verb stops on SIGINT and SIGTERM with its locks released (signals.ts). */
+/** Exit codes of a command stopped by SIGINT or SIGTERM with its locks released (signals.ts). */
 const STOPPED_BY_SIGNAL = [EXIT.interrupted, EXIT.terminated] as const;
 
-/** Parses argv, runs one verb, maps any error to its exit code and a one-line message on stderr. */
-export async function main(argv: readonly string[], io: Io): Promise<number> {
+/**
+ * Parses argv, runs one verb of the command table `verbs`, maps any error to its exit code and a one-line
+ * message on stderr. `stopsOnSignals`: the caller installed exitOnSignals, so every verb's help lists 130
+ * and 143 (not wal-push and wal-fetch: PostgreSQL must see those killed by its signal, see signals.ts).
+ */
+export async function main(
+  argv: readonly string[],
+  io: Io,
+  verbs: readonly Verb[],
+  { stopsOnSignals = false }: { stopsOnSignals?: boolean } = {},
+): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command('zapas')
     .description(
       'Encrypted, deduplicating backups of file trees and PostgreSQL to a folder or S3-compatible storage.',
     )
     .version(PROGRAM, '-V, --version')
-    .option(
-      '-r, --repo <url>',
-      'repository: a path, file:///path or s3://bucket/prefix (env ZAPAS_REPOSITORY)',
-    )
-    .option(
-      '--password-file <file>',
-      'read the repository password from a file (env ZAPAS_PASSWORD_FILE, ZAPAS_PASSWORD)',
-    )
-    .option(
-      '--s3-endpoint <url>',
-      'S3-compatible endpoint, e.g. http://127.0.0.1:9000 (env ZAPAS_S3_ENDPOINT)',
-    )
-    .option('-q, --quiet', 'print only errors and requested output')
-    .option('--progress', 'draw progress even when stderr is not a terminal')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)');
+
+  for (const option of GLOBAL_OPTIONS) program.option(option.flags, option.description);
 
   const ctxOf = (): VerbContext => ({ io, globals: program.opts<GlobalOptions>() });
   const add = (parent: Command, verb: Verb) => {
@@ -43,7 +40,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     verb.configure?.(cmd);
     cmd.addHelpText(
       'after',
-      `\nEXIT STATUS\n${[...verb.exits, ...STOPPED_BY_SIGNAL].map((c) => `  ${c}  ${EXIT_TEXT[c]}`).join('\n')}\n`,
+      `\nEXIT STATUS\n${[...verb.exits, ...(stopsOnSignals ? STOPPED_BY_SIGNAL : [])].map((c) => `  ${c}  ${EXIT_TEXT[c]}`).join('\n')}\n`,
     );
     if (verb.subverbs) {
       for (const sub of verb.subverbs) add(cmd, sub);
@@ -59,7 +56,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       void command;
     });
   };
-  for (const verb of VERBS) add(program, verb);
+  for (const verb of verbs) add(program, verb);
 
   try {
     if (argv.length === 0) {

@@ -10,7 +10,9 @@ const SIGNAL_EXITS = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as c
  * On SIGINT or SIGTERM: release the repository locks this process holds, then exit 130 or 143 (128 plus
  * the signal, as shells report it). Without this the default action ends the process on the spot and
  * leaves its lock for `zapas unlock`. A second signal exits at once. Objects half written stay
- * unreferenced, as after a crash; a prune collects them.
+ * unreferenced, as after a crash; a prune collects them. Not for wal-push and wal-fetch: they hold no
+ * lock, and PostgreSQL tells a command killed by its SIGTERM (a shutdown) from one that exits above 125
+ * (for restore_command: stop recovery), so they keep the default action.
  */
 export function exitOnSignals(stderr: { write(text: string): unknown }): void {
   let stopping = false;

@@ -14,10 +14,10 @@
 import type { Catalog, IngestPart } from '../catalog/catalog';
 import { type Job, type LandingObject, StaleStateError, TERMINAL } from '../catalog/jobs';
 import type { BlobId } from '../repo/ids';
+import { PROGRAM } from '../repo/program';
 import type { Repository } from '../repo/repository';
 import type { Snapshot } from '../repo/snapshot';
 import { bufferReader, ChunkSealer } from '../sources/chunk-sealer';
-import { PROGRAM } from '../sources/files/backup';
 import { TreeBuilder } from '../sources/tree-builder';
 import { withWriteSession } from '../sources/write-session';
 import type { Storage } from '../storage/storage';

@@ -1,5 +1,5 @@
-import { Blake3Hasher } from '@napi-rs/blake-hash';
 import type { ObjectWriter, Storage } from '../storage/storage';
+import { blake3Hasher } from './blake3-addon';
 import type { PreparedBlob } from './blob-codec';
 import type { Keyring } from './crypto';
 import type { PackId } from './ids';
@@ -86,7 +86,7 @@ export class BufferedPack implements OpenPack {
  */
 export class StreamedPack implements OpenPack {
   private readonly entries: PackEntry[] = [];
-  private readonly hasher = new Blake3Hasher();
+  private readonly hasher = new (blake3Hasher())();
   private readonly writer: Promise<ObjectWriter>;
   private chain: Promise<unknown>;
   private pending: Buffer[] = [];

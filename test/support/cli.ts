@@ -3,12 +3,16 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Io } from '../../lib/cli/io';
 import { main } from '../../lib/cli/main';
-import { TEST_PASSWORD } from './repo';
+import { VERBS } from '../../lib/cli/verbs';
+import type { PasswordKdf } from '../../lib/keys/password';
+import { TEST_PASSWORD, WEAK_KDF_ENV } from './repo';
 
 export const TEST_PASSWORD_FOR_CLI = TEST_PASSWORD;
 
 /** The bundled command (built by the jest global setup). */
 export const ZAPAS_BIN = join(__dirname, '..', '..', 'dist', 'zapas.cjs');
+/** The self-contained executable (dist/zapas): what archive_command and restore_command run. */
+export const ZAPAS_EXE = join(__dirname, '..', '..', 'dist', 'zapas');
 /** The bundled worker-thread entry. */
 export const ZAPAS_WORKER = join(__dirname, '..', '..', 'dist', 'zapas-worker.cjs');
 
@@ -24,7 +28,7 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ZAPAS_PASSWORD: TEST_PASSWORD,
-    ZAPAS_KDF_LOG_N: '10',
+    ...WEAK_KDF_ENV,
   };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
@@ -33,8 +37,12 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs the CLI in-process (fast): the same main() the command runs. */
-export async function runCli(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Runs the CLI in-process (fast): the same main() the command runs; `passwordKdf` replaces scrypt. */
+export async function runCli(
+  args: readonly string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+  opts: { passwordKdf?: PasswordKdf } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const stdin = new PassThrough();
@@ -45,8 +53,9 @@ export async function runCli(args: readonly string[], extraEnv: NodeJS.ProcessEn
     stdin,
     env: cliEnv(extraEnv),
     workerScript: ZAPAS_WORKER,
+    ...(opts.passwordKdf ? { passwordKdf: opts.passwordKdf } : {}),
   };
-  const code = await main(args, io);
+  const code = await main(args, io, VERBS);
   return { code, stdout, stderr };
 }
 

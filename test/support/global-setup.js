@@ -1,5 +1,6 @@
-// Before the suite: builds dist/zapas.cjs once (tests that spawn the real command need it) and, as root,
-// makes sure the PostgreSQL OS user can run it (the pg tests' clusters call zapas as that user).
+// Before the suite: builds dist/ once (tests that spawn the real command need it: the script dist/zapas.cjs
+// and the executable dist/zapas) and, as root, makes sure the PostgreSQL OS user can run the executable
+// (the pg tests' clusters call it as that user, as archive_command and restore_command).
 const { execFileSync, spawnSync } = require('node:child_process');
 const { chmodSync, existsSync, statSync } = require('node:fs');
 const path = require('node:path');
@@ -14,13 +15,13 @@ module.exports = async () => {
 };
 
 function postgresCanRun() {
-  const zapas = path.join(ROOT, 'dist', 'zapas.cjs');
-  const check = `test -x '${process.execPath}' && test -r '${zapas}'`;
+  const zapas = path.join(ROOT, 'dist', 'zapas');
+  const check = `test -x '${zapas}'`;
   return spawnSync(RUNUSER, ['-u', 'postgres', '--', 'sh', '-c', check]).status === 0;
 }
 
 /**
- * A clone in a private folder (mktemp -d makes 0700 ones) hides node and dist/ from the postgres user.
+ * A clone in a private folder (mktemp -d makes 0700 ones) hides dist/ from the postgres user.
  * Folders above the project get search permission for others (o+x: entering, not listing), each named.
  */
 function reachableByPostgres() {
@@ -37,8 +38,5 @@ function reachableByPostgres() {
       process.stderr.write(`test setup: ${dir} made searchable (o+x) so the postgres user reaches zapas\n`);
     }
   }
-  if (!postgresCanRun())
-    throw new Error(
-      `the postgres user cannot run ${process.execPath} with dist/zapas.cjs: the pg tests need it`,
-    );
+  if (!postgresCanRun()) throw new Error('the postgres user cannot run dist/zapas: the pg tests need it');
 }

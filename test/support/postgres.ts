@@ -4,8 +4,8 @@ import { appendFile, chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ZAPAS_BIN } from './cli';
-import { TEST_PASSWORD } from './repo';
+import { ZAPAS_EXE } from './cli';
+import { TEST_PASSWORD, WEAK_KDF_ENV } from './repo';
 
 /** Debian's PostgreSQL 15 binaries (.ci/run installs them); ZAPAS_PG_BIN points elsewhere. */
 export const PG_BIN = process.env.ZAPAS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -18,7 +18,7 @@ const AS_ROOT = process.getuid?.() === 0;
 const RUNUSER =
   ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p)) ?? 'runuser';
 
-/** The Node binary that runs zapas (Node 24: the one running the tests). */
+/** The Node binary that runs zapas's script (Node 24: the one running the tests). */
 export const NODE = process.execPath;
 
 export interface RunResult {
@@ -111,9 +111,9 @@ export interface PgRepo {
   env: NodeJS.ProcessEnv;
 }
 
-/** Runs the bundled zapas command as the PostgreSQL OS user. */
+/** Runs zapas (the self-contained executable, as archive_command does) as the PostgreSQL OS user. */
 export function zapasAsPg(repo: PgRepo, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  return runAsPg(NODE, [ZAPAS_BIN, ...args], { env: { ...repo.env, ...extraEnv } });
+  return runAsPg(ZAPAS_EXE, args, { env: { ...repo.env, ...extraEnv } });
 }
 
 /** A new repository for PostgreSQL tests, owned by the PostgreSQL OS user. */
@@ -124,10 +124,11 @@ export async function makePgRepo(): Promise<PgRepo> {
   await giveToPg(passwordFile);
   const dir = join(base, 'repo');
   const env: NodeJS.ProcessEnv = {
-    PATH: `${join(__dirname, '..', '..', 'node_modules', '.bin')}:${PG_BIN}:/usr/bin:/bin`,
+    // PostgreSQL's own kind of PATH: the machine's Node (older than zapas's, or none) is all it finds.
+    PATH: `${PG_BIN}:/usr/bin:/bin`,
     ZAPAS_REPOSITORY: dir,
     ZAPAS_PASSWORD_FILE: passwordFile,
-    ZAPAS_KDF_LOG_N: '10',
+    ...WEAK_KDF_ENV,
     HOME: base,
   };
   const repo = { dir, passwordFile, env };
@@ -250,9 +251,9 @@ export class TestCluster {
   }
 }
 
-/** archive_command for a cluster archiving through zapas as the PostgreSQL OS user. */
+/** archive_command for a cluster archiving through zapas (the executable) as the PostgreSQL OS user. */
 export function archiveCommand(source: string): string {
-  return `${NODE} ${ZAPAS_BIN} pg wal-push --source ${source} %p`;
+  return `${ZAPAS_EXE} pg wal-push --source ${source} %p`;
 }
 
 async function runOk(p: Promise<RunResult>): Promise<RunResult> {

@@ -33,7 +33,7 @@ import { DependencyGuard } from '../../pipeline/resilience';
 import { runJob } from '../../pipeline/run-job';
 import { encodeKeyring } from '../../repo/keyring';
 import type { Repository } from '../../repo/repository';
-import { WorkerPool } from '../../repo/worker-pool';
+import { WorkerPool, type WorkerScript } from '../../repo/worker-pool';
 
 export interface ServiceOptions {
   configFile: string;
@@ -46,8 +46,8 @@ export interface ServiceOptions {
   tickMs?: number;
   /** Create a configured folder repository that does not exist yet. */
   init?: boolean;
-  /** Worker-thread script (dist/zapas-worker.cjs): backups use one thread per core, as the CLI does. */
-  workerScript?: string;
+  /** Worker-thread script (dist/zapas-worker.cjs, or its code): backups use one thread per core, as the CLI does. */
+  workerScript?: WorkerScript;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
 }

@@ -16,6 +16,7 @@ import { serveVerb } from './serve';
 import { snapshots } from './snapshots';
 import { stats } from './stats';
 import { unlock } from './unlock';
+import { version } from './version';
 
 /** The command table: one module per verb. */
 export const VERBS: readonly Verb[] = [
@@ -36,4 +37,5 @@ export const VERBS: readonly Verb[] = [
   config,
   deploy,
   serveVerb,
+  version,
 ];

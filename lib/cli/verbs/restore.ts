@@ -37,6 +37,7 @@ export const restore: Verb = {
           ...(includes.length > 0 ? { include: new ExcludeMatcher(includes) } : {}),
           ...(excludes.length > 0 ? { exclude: new ExcludeMatcher(excludes) } : {}),
           verify: Boolean(opts.verify),
+          label: `snapshot ${id.slice(0, 8)}`,
           onProgress: (p) => progress.update(p.files, p.bytes, total),
           onWarning: (path, message) => ctx.io.stderr.write(`warning: ${path}: ${message}\n`),
         });

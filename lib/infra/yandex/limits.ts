@@ -1,6 +1,6 @@
 /**
  * Yandex Cloud's endpoints, runtime and limits that the deployment depends on, once, each with its source
- * (/work/shared/CLOUDS.md, collected from Yandex Cloud's documentation and the yandex-cloud/yandex provider).
+ * (from Yandex Cloud's documentation and the yandex-cloud/yandex Terraform provider; docs/deploy-yandex.md lists them).
  */
 
 /** The only region; every client and the document API live there. */

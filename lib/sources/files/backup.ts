@@ -1,13 +1,12 @@
 import { lstat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
+import { PROGRAM } from '../../repo/program';
 import type { Repository } from '../../repo/repository';
 import type { Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import { withWriteSession } from '../write-session';
 import { type ArchiveOptions, Archiver } from './archiver';
 import { SourcePathError } from './errors';
-
-export const PROGRAM = 'zapas 0.1.0';
 
 export interface FileBackupOptions extends Omit<ArchiveOptions, 'parentTree'> {
   /** Source name; snapshots of one source form one history (parent, retention). */

@@ -1,3 +1,11 @@
+// Errors of the files source that the CLI maps to exit codes, apart from the modules that raise them (so
+// mapping one does not load picomatch and the walker).
+
+/** Bad exclude input (unreadable exclude file, empty pattern). */
+export class ExcludeError extends Error {
+  override readonly name = 'ExcludeError';
+}
+
 /**
  * A path given to back up that is not there (or cannot even be looked at): the backup is refused before
  * anything is written, as restic refuses it. A file that vanishes once the backup runs is a warning and

@@ -1,10 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
-
-/** Bad exclude input (unreadable exclude file, empty pattern). */
-export class ExcludeError extends Error {
-  override readonly name = 'ExcludeError';
-}
+import { ExcludeError } from './errors';
 
 /**
  * Exclude patterns as restic reads them: a pattern starting with `/` is anchored at the root and

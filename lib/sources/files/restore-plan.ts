@@ -2,10 +2,18 @@ import { IntegrityError } from '../../repo/errors';
 import type { BlobId, PackId } from '../../repo/ids';
 import type { MasterIndex } from '../../repo/index-file';
 import type { TreeNode } from '../../repo/tree';
+import type { TargetDir } from './target-dir';
+
+/** A name in a folder of the restore. */
+export interface EntryName {
+  readonly dir: TargetDir;
+  readonly name: Buffer;
+}
 
 /** One regular file to write: where, how big, and how many blob writes it still waits for. */
-export interface FileJob {
+export interface FileJob extends EntryName {
   readonly node: TreeNode;
+  /** Where it is written: its name through its folder's descriptor (TargetDir.entry). */
   readonly path: Buffer;
   readonly size: number;
   remaining: number;
@@ -14,7 +22,7 @@ export interface FileJob {
   /** Creation of a file that several packs fill (shared so only one of them creates it). */
   created?: Promise<void>;
   /** Further names of the same inode, linked once the file is complete. */
-  readonly hardlinks: Buffer[];
+  readonly hardlinks: EntryName[];
   /** Set once the file is complete and its hard links made. */
   done?: boolean;
 }
@@ -52,17 +60,27 @@ export class RestorePlan {
   constructor(private readonly index: MasterIndex) {}
 
   /** Adds a file; returns its job, or undefined for an empty file (nothing to fetch). */
-  addFile(node: TreeNode, path: Buffer): FileJob | undefined {
+  addFile(node: TreeNode, dir: TargetDir, name: Buffer): FileJob | undefined {
     const content = node.content ?? [];
     if (content.length === 0) return undefined;
     const entries = content.map((id) => {
       const entry = this.index.get(id);
       if (!entry)
-        throw new IntegrityError(`blob ${id}`, `needed by ${path.toString('utf8')} but not in the index`);
+        throw new IntegrityError(`blob ${id}`, `needed by ${dir.displayOf(name)} but not in the index`);
       return entry;
     });
     const singlePack = entries.every((e) => e.pack === entries[0]!.pack);
-    const job: FileJob = { node, path, size: 0, remaining: content.length, singlePack, hardlinks: [] };
+    const path = dir.entry(name);
+    const job: FileJob = {
+      node,
+      dir,
+      name,
+      path,
+      size: 0,
+      remaining: content.length,
+      singlePack,
+      hardlinks: [],
+    };
     let offset = 0;
     content.forEach((id, i) => {
       const e = entries[i]!;

@@ -335,7 +335,7 @@ export function restoreRun(
   const codec = blobDecoder(keyring);
   let written = 0;
   let finished = 0;
-  // A file this run finishes is created with its final mode, unless an earlier run created it.
+  // A file this run finishes is this run's alone: created here, with its final mode.
   const finishedHere = new Map<string, FinishFile>();
   for (const blob of job.blobs)
     for (const t of blob.targets)
@@ -345,10 +345,9 @@ export function restoreRun(
     const key = path.toString('binary');
     let file = files.get(key);
     if (file === undefined) {
-      // Never truncate: several jobs may fill one large file, each at its own offsets (the target folder
-      // was empty when the restore began, so every file here is ours).
+      // Never truncate: several jobs may fill one large file, each at its own offsets.
       const finish = finishedHere.get(key);
-      file = finish ? createFinal(path, finish) : { fd: openForWrite(path, 0o600), end: 0, modeSet: false };
+      file = finish ? createFinal(path, finish) : { fd: openForWrite(path), end: 0, modeSet: false };
       files.set(key, file);
     }
     return file;
@@ -405,20 +404,20 @@ function readUmask(): number | undefined {
   }
 }
 
-function openForWrite(path: Buffer, mode: number): number {
-  return withPath(path, () => openSync(path, constants.O_WRONLY | constants.O_CREAT, mode));
+/**
+ * Opens a file of the restore that several runs fill: the main thread created it (exclusively) before
+ * handing out its runs. `path` names it through its folder's descriptor (target-dir.ts), and no open here
+ * creates or follows a symlink: what is written is the file this restore made.
+ */
+function openForWrite(path: Buffer): number {
+  return withPath(path, () => openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW));
 }
 
-/** Opens a file this job finishes: created with its final mode if it is new, else (an earlier run made it) as is. */
+/** Creates a file this run fills alone, with its final mode: it must not exist (not even as a symlink). */
 function createFinal(path: Buffer, f: FinishFile): { fd: number; end: number; modeSet: boolean } {
-  try {
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-    const fd = withPath(path, () => openSync(path, flags, f.mode & 0o777));
-    return { fd, end: 0, modeSet: modeNeedsNoChmod(f.mode) };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { fd: openForWrite(path, 0o600), end: 0, modeSet: false };
-  }
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fd = withPath(path, () => openSync(path, flags, f.mode & 0o777));
+  return { fd, end: 0, modeSet: modeNeedsNoChmod(f.mode) };
 }
 
 /** Whether a file created with `mode & 0o777` already has `mode`: no special bits, none masked by the umask. */

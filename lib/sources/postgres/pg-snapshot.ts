@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { BlobId, SnapshotId } from '../../repo/ids';
+import { PROGRAM } from '../../repo/program';
 import type { PgBaseBackupInfo, PgDumpInfo, Snapshot } from '../../repo/snapshot';
-import { PROGRAM, safeUser } from '../files/backup';
+import { safeUser } from '../files/backup';
 
 /** What a PostgreSQL backup (base or dump) knows when it commits. */
 export interface PgSnapshotParts {

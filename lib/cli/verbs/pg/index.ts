@@ -2,6 +2,7 @@ import type { Verb } from '../../verb';
 import { pgBackup } from './backup';
 import { pgBackups } from './backups';
 import { pgDump } from './dump';
+import { PG_GROUP } from './group';
 import { pgRestore } from './restore';
 import { pgRestoreDump } from './restore-dump';
 import { pgVerify } from './verify';
@@ -10,9 +11,6 @@ import { walPush } from './wal-push';
 
 /** `zapas pg …`: PostgreSQL base backups, WAL archiving, point-in-time restore, logical dumps. */
 export const pg: Verb = {
-  name: 'pg',
-  summary: 'PostgreSQL: base backups, WAL archive, point-in-time restore, dumps, verification',
-  exits: [0, 1, 2],
-  run: async () => 2,
+  ...PG_GROUP,
   subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch, pgDump, pgRestoreDump, pgVerify],
 };

@@ -8,6 +8,7 @@ import { UsageError } from '../../errors';
 import { formatBytes } from '../../format';
 import { printJson } from '../../io';
 import { ProgressLine } from '../../progress';
+import { selfCommand } from '../../self';
 import { filterOf, snapshotFilterOptions } from '../../snapshot-options';
 import { collect, type Verb, type VerbOptions } from '../../verb';
 import { pgSource, SOURCE_OPTION } from './source';
@@ -141,8 +142,7 @@ export function defaultRestoreCommand(ctx: VerbContext, source: string): string 
   const repo = /^[a-z0-9]+:\/\//i.test(url) || isAbsolute(url) ? url : resolve(url);
   const endpoint = ctx.globals.s3Endpoint ?? ctx.io.env.ZAPAS_S3_ENDPOINT;
   const words = [
-    process.execPath,
-    resolve(process.argv[1] ?? 'zapas'),
+    ...selfCommand(),
     '--repo',
     repo,
     '--password-file',

@@ -37,3 +37,9 @@ export const PG_BIN_OPTION = [
   '--pg-bin <dir>',
   'folder of pg_basebackup and the other PostgreSQL binaries (env ZAPAS_PG_BIN)',
 ] as const;
+
+/**
+ * How wal-push and wal-fetch (and their daemons) open the repository: through the key cache, as PostgreSQL
+ * runs them once per WAL segment and each would otherwise derive the key anew.
+ */
+export const WAL_KEY = { keyCache: true } as const;

@@ -11,8 +11,9 @@ import {
 } from '../../../sources/postgres/wal-prefetch';
 import { openRepo, type VerbContext } from '../../context';
 import { EXIT, UsageError } from '../../errors';
+import { selfCommand } from '../../self';
 import type { Verb } from '../../verb';
-import { pgSource, SOURCE_OPTION } from './source';
+import { pgSource, SOURCE_OPTION, WAL_KEY } from './source';
 
 export const walFetch: Verb = {
   name: 'wal-fetch',
@@ -30,7 +31,7 @@ export const walFetch: Verb = {
     const source = pgSource(ctx, opts);
     if (opts.prefetchDaemon) {
       if (!opts.spool) throw new UsageError('--prefetch-daemon needs --spool');
-      await runPrefetcher(await openRepo(ctx), source, resolve(opts.spool as string));
+      await runPrefetcher(await openRepo(ctx, WAL_KEY), source, resolve(opts.spool as string));
       return EXIT.ok;
     }
     if (!name || !path) throw new UsageError('give the file name (%f) and the path to write it to (%p)');
@@ -46,7 +47,7 @@ export const walFetch: Verb = {
         await ahead();
         return EXIT.ok;
       }
-      const repo = await openRepo(ctx);
+      const repo = await openRepo(ctx, WAL_KEY);
       const outcome = await fetchForRecovery(repo, source, name);
       if (outcome.kind === 'absent') return EXIT.failure;
       if (outcome.kind === 'gap') {
@@ -77,8 +78,7 @@ export const walFetch: Verb = {
 /** The prefetch daemon is this program again, with the same repository settings (no password on its command line). */
 function daemonArgv(ctx: VerbContext, source: string, spool: string): string[] {
   return [
-    process.execPath,
-    process.argv[1] ?? 'zapas',
+    ...selfCommand(),
     ...(ctx.globals.repo ? ['--repo', ctx.globals.repo] : []),
     ...(ctx.globals.passwordFile ? ['--password-file', ctx.globals.passwordFile] : []),
     ...(ctx.globals.s3Endpoint ? ['--s3-endpoint', ctx.globals.s3Endpoint] : []),

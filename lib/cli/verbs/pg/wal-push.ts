@@ -9,8 +9,9 @@ import {
 } from '../../../sources/postgres/wal-push-async';
 import { openRepo } from '../../context';
 import { UsageError } from '../../errors';
+import { selfCommand } from '../../self';
 import type { Verb } from '../../verb';
-import { pgSource, SOURCE_OPTION } from './source';
+import { pgSource, SOURCE_OPTION, WAL_KEY } from './source';
 
 export const walPush: Verb = {
   name: 'wal-push',
@@ -35,7 +36,7 @@ export const walPush: Verb = {
     const spool = resolve((opts.spool as string | undefined) ?? defaultSpool(source));
     if (opts.daemon) {
       if (!opts.walDir) throw new UsageError('--daemon needs --wal-dir');
-      await runDaemon(await openRepo(ctx), source, resolve(opts.walDir as string), spool);
+      await runDaemon(await openRepo(ctx, WAL_KEY), source, resolve(opts.walDir as string), spool);
       return 0;
     }
     if (!path) throw new UsageError('give the path of the WAL file (%p)');
@@ -43,8 +44,7 @@ export const walPush: Verb = {
       // The daemon is this program again, with the same repository settings (from the environment or
       // the global options: the password stays out of its command line, as here).
       const argv = [
-        process.execPath,
-        process.argv[1] ?? 'zapas',
+        ...selfCommand(),
         ...(ctx.globals.repo ? ['--repo', ctx.globals.repo] : []),
         ...(ctx.globals.passwordFile ? ['--password-file', ctx.globals.passwordFile] : []),
         ...(ctx.globals.s3Endpoint ? ['--s3-endpoint', ctx.globals.s3Endpoint] : []),
@@ -65,7 +65,7 @@ export const walPush: Verb = {
     }
     const name = basename(path);
     const data = await readFile(path);
-    const repo = await openRepo(ctx);
+    const repo = await openRepo(ctx, WAL_KEY);
     const outcome = await new WalArchive(repo, source).push(name, data);
     if (!ctx.globals.quiet && outcome === 'present')
       ctx.io.stderr.write(`zapas: ${name} was archived already with the same content\n`);
