@@ -2,9 +2,11 @@
 // wal-fetch.
 import type { Io } from '../lib/cli/io';
 import { main } from '../lib/cli/main';
+import { exitOnSignals } from '../lib/cli/signals';
 import { VERBS } from '../lib/cli/verbs';
 
-/** Runs one command line with the full command table. */
+/** Runs one command line with the full command table; SIGINT and SIGTERM release its locks first. */
 export function start(argv: readonly string[], io: Io): Promise<number> {
-  return main(argv, io, VERBS);
+  exitOnSignals(io.stderr);
+  return main(argv, io, VERBS, { stopsOnSignals: true });
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../keys/password';
+import { KdfSettingError, newSlotLogN, PasswordKeySlot } from '../keys/password';
 import { encodeKeyring } from '../repo/keyring';
+import type { OnDamagedSlot } from '../repo/keyslots';
 import { Repository } from '../repo/repository';
 import { WorkerPool } from '../repo/worker-pool';
 import { openStorage } from '../storage/open';
@@ -38,15 +39,16 @@ export function storageFor(ctx: VerbContext, url: string): Storage {
 }
 
 /**
- * scrypt cost for new key slots: ZAPAS_KDF_LOG_N lowers it for test suites only (each CLI call in a test
- * would otherwise spend half a second deriving the key).
+ * scrypt cost for new key slots: ZAPAS_KDF_LOG_N (see newSlotLogN: the test suite lowers it below the
+ * floor, with ZAPAS_TEST_ALLOW_WEAK_KDF=1, so that each CLI call does not spend half a second on it).
  */
 export function kdfLogN(ctx: VerbContext): number {
-  const text = ctx.io.env.ZAPAS_KDF_LOG_N;
-  if (text === undefined) return SCRYPT_DEFAULT_LOG_N;
-  const n = Number(text);
-  if (!Number.isInteger(n)) throw new UsageError(`ZAPAS_KDF_LOG_N must be an integer, not "${text}"`);
-  return n;
+  try {
+    return newSlotLogN(ctx.io.env);
+  } catch (err) {
+    if (err instanceof KdfSettingError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** The password of the repository, from --password-file, ZAPAS_PASSWORD_FILE, ZAPAS_PASSWORD or a prompt. */
@@ -55,6 +57,7 @@ export function repoPassword(ctx: VerbContext, confirm = false): Promise<string>
     envVar: 'ZAPAS_PASSWORD',
     fileEnvVar: 'ZAPAS_PASSWORD_FILE',
     file: ctx.globals.passwordFile,
+    option: '--password-file',
     prompt: 'repository password: ',
     confirm,
   });
@@ -69,7 +72,18 @@ export async function openRepo(ctx: VerbContext, opts: { keyCache?: boolean } = 
   const password = await repoPassword(ctx);
   const codec = new PasswordKeySlot(password, kdfLogN(ctx), ctx.io.passwordKdf);
   const dir = opts.keyCache ? keyCacheDir(ctx.io.env) : undefined;
-  return dir ? openWithKeyCache(ctx.io, storage, password, codec, dir) : Repository.open(storage, codec);
+  const onDamagedSlot = damagedSlotWarning(ctx);
+  return dir
+    ? openWithKeyCache(ctx.io, storage, password, codec, dir, onDamagedSlot)
+    : Repository.open(storage, codec, { onDamagedSlot });
+}
+
+/** Warns of a damaged key slot skipped while the others are tried (`zapas key remove` takes it away). */
+export function damagedSlotWarning(ctx: VerbContext): OnDamagedSlot {
+  return (d) =>
+    ctx.io.stderr.write(
+      `zapas: warning: ${d.object}: ${d.message} (skipped; \`zapas key remove\` removes it)\n`,
+    );
 }
 
 /**

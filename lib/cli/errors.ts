@@ -17,6 +17,10 @@ export const EXIT = {
   noRepository: 10,
   locked: 11,
   wrongKey: 12,
+  /** Stopped by SIGINT (Ctrl-C), locks released: 128 + 2, as shells report it. */
+  interrupted: 130,
+  /** Stopped by SIGTERM, locks released: 128 + 15. */
+  terminated: 143,
   /**
    * wal-fetch only: recovery must stop rather than end here (the file is damaged, a later one exists so
    * this one is a gap, or the archive cannot be read). PostgreSQL aborts recovery on a restore_command
@@ -49,5 +53,7 @@ export const EXIT_TEXT: Record<number, string> = {
   10: 'no repository at that location',
   11: 'repository locked by another process',
   12: 'wrong password or key',
+  130: 'interrupted (SIGINT); its repository locks were released',
+  143: 'terminated (SIGTERM); its repository locks were released',
   200: 'wal-fetch: stop recovery (damaged file, a gap in the archive, or the archive cannot be read)',
 };

@@ -1,7 +1,7 @@
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 const KIB = 1024;
 
-/** 1536 → "1.50 KiB". */
+/** 1536 → "1.50 KiB"; bytes are whole (a rate of 123.456 B/s prints "123 B"). */
 export function formatBytes(n: number): string {
   let value = n;
   let unit = 0;
@@ -9,7 +9,7 @@ export function formatBytes(n: number): string {
     value /= KIB;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(2)} ${UNITS[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(2)} ${UNITS[unit]}`;
 }
 
 /** 75_000 ms → "1:15". */

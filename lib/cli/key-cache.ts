@@ -4,6 +4,7 @@ import { CachedPasswordKeySlot } from '../keys/key-cache';
 import { KeyCacheFile, KeyCacheUnsafeError } from '../keys/key-cache-file';
 import type { PasswordKeySlot } from '../keys/password';
 import { WrongKeyError } from '../repo/errors';
+import type { OnDamagedSlot } from '../repo/keyslots';
 import { Repository } from '../repo/repository';
 import type { Storage } from '../storage/storage';
 import { UsageError } from './errors';
@@ -34,6 +35,7 @@ export async function openWithKeyCache(
   password: string,
   codec: PasswordKeySlot,
   dir: string,
+  onDamagedSlot?: OnDamagedSlot,
 ): Promise<Repository> {
   const file = new KeyCacheFile(dir, storage.location);
   const warn = (err: unknown) =>
@@ -44,12 +46,12 @@ export async function openWithKeyCache(
   } catch (err) {
     if (!(err instanceof KeyCacheUnsafeError)) throw err;
     warn(err);
-    return Repository.open(storage, codec);
+    return Repository.open(storage, codec, { onDamagedSlot });
   }
   const cached = new CachedPasswordKeySlot(codec, password, entry);
   let repo: Repository;
   try {
-    repo = await Repository.open(storage, cached);
+    repo = await Repository.open(storage, cached, { onDamagedSlot });
   } catch (err) {
     // The password opens nothing now (changed, or its slot removed): the entry is of no more use.
     if (err instanceof WrongKeyError && entry) await file.remove().catch(warn);

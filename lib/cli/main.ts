@@ -7,11 +7,20 @@ import { GLOBAL_OPTIONS } from './global-options';
 import type { Io } from './io';
 import type { Verb, VerbOptions } from './verb';
 
+/** Exit codes of a command stopped by SIGINT or SIGTERM with its locks released (signals.ts). */
+const STOPPED_BY_SIGNAL = [EXIT.interrupted, EXIT.terminated] as const;
+
 /**
  * Parses argv, runs one verb of the command table `verbs`, maps any error to its exit code and a one-line
- * message on stderr.
+ * message on stderr. `stopsOnSignals`: the caller installed exitOnSignals, so every verb's help lists 130
+ * and 143 (not wal-push and wal-fetch: PostgreSQL must see those killed by its signal, see signals.ts).
  */
-export async function main(argv: readonly string[], io: Io, verbs: readonly Verb[]): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: Io,
+  verbs: readonly Verb[],
+  { stopsOnSignals = false }: { stopsOnSignals?: boolean } = {},
+): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command('zapas')
     .description(
@@ -31,7 +40,7 @@ export async function main(argv: readonly string[], io: Io, verbs: readonly Verb
     verb.configure?.(cmd);
     cmd.addHelpText(
       'after',
-      `\nEXIT STATUS\n${verb.exits.map((c) => `  ${c}  ${EXIT_TEXT[c]}`).join('\n')}\n`,
+      `\nEXIT STATUS\n${[...verb.exits, ...(stopsOnSignals ? STOPPED_BY_SIGNAL : [])].map((c) => `  ${c}  ${EXIT_TEXT[c]}`).join('\n')}\n`,
     );
     if (verb.subverbs) {
       for (const sub of verb.subverbs) add(cmd, sub);

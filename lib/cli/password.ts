@@ -11,6 +11,8 @@ export interface PasswordSources {
   fileEnvVar: string;
   /** `--password-file`-style option value. */
   file?: string;
+  /** That option's name, for the hint when no password is given (`--new-password-file`, …). */
+  option: string;
   /** What to ask on a terminal. */
   prompt: string;
   /** Ask twice on a terminal (new passwords). */
@@ -35,9 +37,7 @@ export async function readPassword(io: Io, src: PasswordSources): Promise<string
   const fromEnv = io.env[src.envVar];
   if (fromEnv !== undefined) return nonEmpty(fromEnv, src.envVar);
   if (!io.stdin.isTTY) {
-    throw new UsageError(
-      `no password given: set ${src.envVar} or ${src.fileEnvVar}, or pass --password-file`,
-    );
+    throw new UsageError(`no password given: set ${src.envVar} or ${src.fileEnvVar}, or pass ${src.option}`);
   }
   const first = await promptHidden(io, src.prompt);
   if (src.confirm && (await promptHidden(io, 'enter the password again: ')) !== first) {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { VerbContext } from './context';
 
 /** Parsed options of a verb, as commander hands them over. */
@@ -24,11 +24,21 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Parses a non-negative integer option, naming the option in the error. */
-export function intOption(name: string): (value: string) => number {
+/**
+ * The parser of every whole-number option: decimal digits only (no `1e3`, `0x10`, blanks or signs),
+ * within [min, max]. A bad value throws commander's InvalidArgumentError, which commander prints with the
+ * option's name and main maps to exit 2 (wrong usage), like any other usage error.
+ */
+export function intOption(
+  name: string,
+  { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number >= 0, not "${value}"`);
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${name} takes a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, not "${value}"`,
+      );
     return n;
   };
 }

@@ -15,6 +15,21 @@ export const SCRYPT_DEFAULT_LOG_N = 16;
 export const SCRYPT_MAX_LOG_N = 22;
 /** Lowest cost accepted: tests use it to keep runs fast; never for real repositories. */
 export const SCRYPT_MIN_LOG_N = 10;
+/**
+ * Lowest cost of a new slot outside the test suite (2^15: 32 MiB, about 0.1 s): ZAPAS_KDF_LOG_N may raise
+ * the cost, or lower it this far for a small machine, no further.
+ */
+export const SCRYPT_FLOOR_LOG_N = 15;
+/** Set to 1 (the test suite does) to let ZAPAS_KDF_LOG_N go below the floor, down to SCRYPT_MIN_LOG_N. */
+export const ALLOW_WEAK_KDF_ENV = 'ZAPAS_TEST_ALLOW_WEAK_KDF';
+/** Most memory a slot's scrypt may take (128·N·r bytes): 16 times the default's. */
+export const SCRYPT_MAX_MEMORY_BYTES = 2 ** 30;
+/**
+ * Most work a slot's scrypt may ask for, as 128·N·r·p bytes processed: p runs of the memory-hard step
+ * one after another, so 4 GiB is some 15 s on one core (the default, 64 MiB, takes a quarter second).
+ * A slot asking for more could not be opened in any reasonable time.
+ */
+export const SCRYPT_MAX_WORK_BYTES = 4 * 2 ** 30;
 const SCRYPT_R = 8;
 const SCRYPT_P = 1;
 const SALT_BYTES = 32;
@@ -72,20 +87,11 @@ export class PasswordKeySlot implements KeySlotCodec {
   async deriveKek(slot: StoredKeySlot): Promise<Buffer | undefined> {
     const params = slot.params as unknown as ScryptParams;
     if (params.kdf !== 'scrypt') return undefined;
-    const sane =
-      Number.isInteger(params.logN) &&
-      params.logN >= SCRYPT_MIN_LOG_N &&
-      params.logN <= SCRYPT_MAX_LOG_N &&
-      Number.isInteger(params.r) &&
-      params.r >= 1 &&
-      params.r <= 32 &&
-      Number.isInteger(params.p) &&
-      params.p >= 1 &&
-      params.p <= 16;
-    if (!sane)
+    const problem = scryptParamsProblem(params);
+    if (problem)
       throw new IntegrityError(
         `keys/${slot.id}`,
-        'key slot asks for scrypt parameters out of range (damaged or planted)',
+        `key slot refused before deriving (damaged or planted): ${problem}`,
       );
     return this.kdf(this.password, params);
   }
@@ -99,6 +105,56 @@ export class PasswordKeySlot implements KeySlotCodec {
       throw err;
     }
   }
+}
+
+/**
+ * What is wrong with a slot's scrypt parameters, or undefined when they are sane: whole numbers, a cost
+ * from 2^SCRYPT_MIN_LOG_N to 2^SCRYPT_MAX_LOG_N, memory (128·N·r) at most SCRYPT_MAX_MEMORY_BYTES and
+ * work (128·N·r·p) at most SCRYPT_MAX_WORK_BYTES, a salt. Checked before anything is derived.
+ */
+export function scryptParamsProblem(params: Partial<ScryptParams>): string | undefined {
+  const { logN, r, p, salt } = params;
+  const whole = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
+  if (!whole(logN) || !whole(r) || !whole(p)) return 'logN, r and p must be whole numbers of at least 1';
+  if (logN < SCRYPT_MIN_LOG_N || logN > SCRYPT_MAX_LOG_N)
+    return `cost 2^${logN} is outside 2^${SCRYPT_MIN_LOG_N}..2^${SCRYPT_MAX_LOG_N}`;
+  const memory = 128 * 2 ** logN * r;
+  if (memory > SCRYPT_MAX_MEMORY_BYTES)
+    return `it asks for ${mib(memory)} of memory, more than the ${mib(SCRYPT_MAX_MEMORY_BYTES)} allowed`;
+  if (memory * p > SCRYPT_MAX_WORK_BYTES)
+    return `it asks for ${p} passes over ${mib(memory)} (p=${p}), more work than can be done in reasonable time`;
+  if (typeof salt !== 'string' || salt.length === 0) return 'it has no salt';
+  return undefined;
+}
+
+function mib(bytes: number): string {
+  return `${bytes / 2 ** 20} MiB`;
+}
+
+/** ZAPAS_KDF_LOG_N that is not a cost this program may give a new slot. */
+export class KdfSettingError extends Error {
+  override readonly name = 'KdfSettingError';
+}
+
+/**
+ * The scrypt cost of new slots from the environment: ZAPAS_KDF_LOG_N (default SCRYPT_DEFAULT_LOG_N), at
+ * least SCRYPT_FLOOR_LOG_N unless ZAPAS_TEST_ALLOW_WEAK_KDF=1 (the test suite's explicit opt-in), and never
+ * outside SCRYPT_MIN_LOG_N..SCRYPT_MAX_LOG_N.
+ */
+export function newSlotLogN(env: NodeJS.ProcessEnv): number {
+  const text = env.ZAPAS_KDF_LOG_N;
+  if (text === undefined || text === '') return SCRYPT_DEFAULT_LOG_N;
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  const weak = env[ALLOW_WEAK_KDF_ENV] === '1';
+  const floor = weak ? SCRYPT_MIN_LOG_N : SCRYPT_FLOOR_LOG_N;
+  if (!Number.isSafeInteger(n) || n < floor || n > SCRYPT_MAX_LOG_N)
+    throw new KdfSettingError(
+      `ZAPAS_KDF_LOG_N must be a whole number from ${floor} to ${SCRYPT_MAX_LOG_N}, not "${text}"` +
+        (weak || !(n >= SCRYPT_MIN_LOG_N && n < SCRYPT_FLOOR_LOG_N)
+          ? ''
+          : ` (below ${SCRYPT_FLOOR_LOG_N} only for test suites, with ${ALLOW_WEAK_KDF_ENV}=1)`),
+    );
+  return n;
 }
 
 function aadOf(slotId: string): Buffer {

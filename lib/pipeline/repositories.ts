@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { PasswordKeySlot, SCRYPT_DEFAULT_LOG_N } from '../keys/password';
+import { newSlotLogN, PasswordKeySlot } from '../keys/password';
 import { RepositoryNotFoundError } from '../repo/errors';
 import { Repository } from '../repo/repository';
 import { openStorage } from '../storage/open';
@@ -47,7 +47,7 @@ export class RepositoryOpener {
     const url = this.url(name);
     const env = this.opts.env;
     const storage = openStorage(url, { ...(r.endpoint ? { s3Endpoint: r.endpoint } : {}), env });
-    const logN = env.ZAPAS_KDF_LOG_N ? Number(env.ZAPAS_KDF_LOG_N) : SCRYPT_DEFAULT_LOG_N;
+    const logN = newSlotLogN(env);
     const slot = new PasswordKeySlot(await this.password(name), logN);
     try {
       return await Repository.open(storage, slot);

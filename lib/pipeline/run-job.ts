@@ -4,7 +4,6 @@
  * source's recovery point or last failure, and the leases let go. A job that fails says why.
  */
 
-import { stat } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog';
 import type { Job } from '../catalog/jobs';
 import type { Repository } from '../repo/repository';
@@ -96,11 +95,7 @@ async function backupSource(
 ): Promise<{ snapshotId: string; unreadable: number }> {
   switch (source.type) {
     case 'files': {
-      // A path that is not there is a misconfigured source, not an empty backup.
-      for (const path of source.paths)
-        await stat(path).catch((err: NodeJS.ErrnoException) => {
-          throw new Error(`source path ${path} cannot be read (${err.code ?? err.message})`);
-        });
+      // A path that is not there is a misconfigured source, not an empty backup: backupFiles refuses it.
       const r = await backupFiles(repo, source.paths, {
         source: job.source,
         dataClass: source.dataClass,

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { ObjectNotFoundError } from '../storage/errors';
 import { BlobDecoder } from './blob-codec';
 import { type Keyring, packIdOf } from './crypto';
@@ -6,6 +5,7 @@ import { RepositoryError } from './errors';
 import type { BlobId, IndexId, PackId } from './ids';
 import { INDEX_PREFIX, type IndexedPack, MasterIndex } from './index-file';
 import { BlobType, packObjectName, parsePack } from './pack';
+import { choosePacks, type ReadDataSubset } from './read-data-subset';
 import { mapLimit, type Repository } from './repository';
 import { nodeDisplayName } from './tree';
 import { transferOf, type WorkerPool } from './worker-pool';
@@ -20,6 +20,8 @@ const PACK_NAME = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 export interface CheckOptions {
   /** Read back and authenticate this share of packs (0: structure only, 100: everything). */
   readDataPercent?: number;
+  /** Which packs to read back and authenticate (restic's forms); takes the place of readDataPercent. */
+  readDataSubset?: ReadDataSubset;
   /** Worker threads for read-back (otherwise it runs on this thread). */
   pool?: WorkerPool;
   onProgress?: (done: number, total: number, what: string) => void;
@@ -39,6 +41,8 @@ export interface CheckReport {
   packs: number;
   blobs: number;
   packsRead: number;
+  /** Stored bytes of the packs read back. */
+  bytesRead: number;
 }
 
 /**
@@ -48,7 +52,15 @@ export interface CheckReport {
  * authenticates, decompresses and hashes to its id. Damage is collected and reported, not thrown.
  */
 export async function checkRepository(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
-  const report: CheckReport = { errors: [], notes: [], snapshots: 0, packs: 0, blobs: 0, packsRead: 0 };
+  const report: CheckReport = {
+    errors: [],
+    notes: [],
+    snapshots: 0,
+    packs: 0,
+    blobs: 0,
+    packsRead: 0,
+    bytesRead: 0,
+  };
   const error = (object: string, message: string): void => {
     report.errors.push({ object, message });
   };
@@ -139,10 +151,10 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   for (const s of snapshots) await checkTree(s.snapshot.tree, '/', s.id);
 
   // Read-back of pack data.
-  const percent = opts.readDataPercent ?? 0;
-  if (percent > 0) {
-    const all = [...index.packs.keys()].filter((p) => stored.has(p));
-    const chosen = percent >= 100 ? all : sample(all, Math.max(1, Math.ceil((all.length * percent) / 100)));
+  const subset = opts.readDataSubset ?? subsetOfPercent(opts.readDataPercent ?? 0);
+  if (subset) {
+    const readable = new Map([...stored].filter(([p]) => index.packs.has(p)));
+    const chosen = choosePacks(readable, subset);
     const byPack = new Map<PackId, Map<BlobId, { offset: number; length: number }>>();
     for (const [id, e] of index.entries()) {
       let m = byPack.get(e.pack);
@@ -158,6 +170,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
       opts.onProgress?.(++done, chosen.length, 'packs');
     });
     report.packsRead = chosen.length;
+    report.bytesRead = chosen.reduce((sum, p) => sum + readable.get(p)!, 0);
   }
   return report;
 }
@@ -226,13 +239,9 @@ export function verifyPackBytes(
   return problems;
 }
 
-function sample<T>(items: readonly T[], n: number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy.slice(0, n);
+function subsetOfPercent(percent: number): ReadDataSubset | undefined {
+  if (percent <= 0) return undefined;
+  return percent >= 100 ? { kind: 'all' } : { kind: 'percent', percent };
 }
 
 function describe(err: unknown): string {

@@ -38,6 +38,9 @@ export interface LockRecord {
   readonly stale: boolean;
 }
 
+/** Locks this process holds now, for releaseHeldLocks (a signal must not leave them behind). */
+const heldLocks = new Set<Lock>();
+
 function conflicts(a: LockKind, b: LockKind): boolean {
   if (a === 'backup' || b === 'backup') return false;
   return a === 'exclusive' || b === 'exclusive';
@@ -46,6 +49,9 @@ function conflicts(a: LockKind, b: LockKind): boolean {
 /** A lock held by this process; refresh keeps it live until release(). */
 export class Lock {
   private timer: NodeJS.Timeout | undefined;
+  private released = false;
+  /** The lock object being written now (taking or refreshing), which a release must wait for. */
+  private writing: { name: string; done: Promise<void> } | undefined;
 
   private constructor(
     private readonly repo: Repository,
@@ -71,12 +77,24 @@ export class Lock {
       sawMarks: opts.sawMarks ?? [],
     };
     const id = randomBytes(16).toString('hex');
-    await repo.storage.put(LOCKS_PREFIX + id, sealJson(repo.keyring, lock, AAD.lock).bytes);
+    // Known as held before it is written: a signal that comes during the put still finds it to release.
     const held = new Lock(repo, id, lock, clock);
+    heldLocks.add(held);
+    try {
+      await held.write(id);
+    } catch (err) {
+      heldLocks.delete(held);
+      throw err;
+    }
+    if (held.released) {
+      await repo.storage.delete(LOCKS_PREFIX + id);
+      throw new LockedError('the lock was released while it was being taken (the process is stopping)');
+    }
     const others = (await listLocks(repo, clock)).filter(
       (l) => l.id !== id && !l.stale && conflicts(kind, l.lock.kind),
     );
     if (others.length > 0) {
+      heldLocks.delete(held);
       await repo.storage.delete(LOCKS_PREFIX + id);
       const o = others[0]!.lock;
       throw new LockedError(
@@ -93,18 +111,57 @@ export class Lock {
     const next = randomBytes(16).toString('hex');
     this.lock.refreshed = this.clock.now().toISOString();
     if (update.sawMarks) this.lock.sawMarks = update.sawMarks;
-    await this.repo.storage.put(LOCKS_PREFIX + next, sealJson(this.repo.keyring, this.lock, AAD.lock).bytes);
+    await this.write(next);
+    // Released while the new object was written: it must not outlive the release.
+    if (this.released) return this.repo.storage.delete(LOCKS_PREFIX + next);
     const old = this.id;
     this.id = next;
     await this.repo.storage.delete(LOCKS_PREFIX + old);
   }
 
-  /** Releases the lock. */
+  /**
+   * Releases the lock. A lock object still being written (a signal during acquire or refresh) is
+   * waited for and removed too: it would otherwise land after the release, and outlive the process.
+   */
   async release(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.released = true;
+    heldLocks.delete(this);
+    const inFlight = this.writing;
+    await inFlight?.done;
     await this.repo.storage.delete(LOCKS_PREFIX + this.id);
+    if (inFlight && inFlight.name !== this.id) await this.repo.storage.delete(LOCKS_PREFIX + inFlight.name);
   }
+
+  private async write(name: string): Promise<void> {
+    const put = this.repo.storage.put(
+      LOCKS_PREFIX + name,
+      sealJson(this.repo.keyring, this.lock, AAD.lock).bytes,
+    );
+    // `done` settles either way: a write that failed has nothing to release.
+    const writing = {
+      name,
+      done: put.then(
+        () => undefined,
+        () => undefined,
+      ),
+    };
+    this.writing = writing;
+    try {
+      await put;
+    } finally {
+      if (this.writing === writing) this.writing = undefined;
+    }
+  }
+}
+
+/**
+ * Releases every lock this process holds, at once: what an interrupted command does before it exits,
+ * so that no `zapas unlock` is needed after Ctrl-C. A release that fails leaves a lock that goes stale.
+ */
+export async function releaseHeldLocks(): Promise<void> {
+  await Promise.allSettled([...heldLocks].map((lock) => lock.release()));
 }
 
 /** Every lock in the repository, with its staleness. */

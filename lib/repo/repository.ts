@@ -16,10 +16,11 @@ import {
 import type { BlobId, IndexId, SnapshotId } from './ids';
 import { decodeIndex, INDEX_PREFIX, type IndexEntry, MasterIndex, type StoredIndex } from './index-file';
 import { generateKeyring } from './keyring';
-import { addKeySlot, type KeySlotCodec, unlockKeyring } from './keyslots';
+import { addKeySlot, type KeySlotCodec, type OnDamagedSlot, unlockKeyring } from './keyslots';
 import { packObjectName } from './pack';
 import { openJson, sealJson } from './sealed-json';
 import { SNAPSHOTS_PREFIX, type Snapshot, type SnapshotRecord, snapshotObjectName } from './snapshot';
+import { describeFilter, isEmptyFilter, matchesFilter, type SnapshotFilter } from './snapshot-filter';
 import { decodeTree, type Tree } from './tree';
 
 /** Name of the config object; its presence is what makes a folder or prefix a repository. */
@@ -80,8 +81,15 @@ export class Repository implements BlobSource {
     return new Repository(storage, keyring, config);
   }
 
-  /** Opens a repository with the secret that `codec` holds. */
-  static async open(storage: Storage, codec: KeySlotCodec): Promise<Repository> {
+  /**
+   * Opens a repository with the secret that `codec` holds; a damaged key slot is skipped (and told to
+   * `onDamagedSlot`) while the others are tried.
+   */
+  static async open(
+    storage: Storage,
+    codec: KeySlotCodec,
+    { onDamagedSlot }: { onDamagedSlot?: OnDamagedSlot } = {},
+  ): Promise<Repository> {
     let sealed: Buffer;
     try {
       sealed = await storage.get(CONFIG_NAME);
@@ -102,7 +110,7 @@ export class Repository implements BlobSource {
     };
     let keyring: Keyring;
     try {
-      ({ keyring } = await unlockKeyring(storage, codec, opens));
+      ({ keyring } = await unlockKeyring(storage, codec, opens, onDamagedSlot));
     } catch (err) {
       // The secret opens a slot but no key opens the config: the config is what is damaged.
       if (
@@ -208,19 +216,24 @@ export class Repository implements BlobSource {
     return out.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
   }
 
-  /** Finds a snapshot by id, unique id prefix, or `latest` (optionally of one source). */
-  async findSnapshot(ref: string, filter: { source?: string } = {}): Promise<SnapshotRecord> {
+  /**
+   * Finds a snapshot by id, unique id prefix, or `latest`: the newest of those `filter` lets in. An id
+   * that the filter does not let in is refused, never quietly taken.
+   */
+  async findSnapshot(ref: string, filter: SnapshotFilter = {}): Promise<SnapshotRecord> {
+    const scoped = isEmptyFilter(filter) ? '' : ` matching ${describeFilter(filter)}`;
     if (ref === 'latest') {
-      const all = (await this.listSnapshots()).filter(
-        (s) => !filter.source || s.snapshot.source === filter.source,
-      );
-      const last = all.at(-1);
-      if (!last)
-        throw new SnapshotNotFoundError(
-          `no snapshot${filter.source ? ` of source ${filter.source}` : ''} in ${this.storage.location}`,
-        );
+      const last = (await this.listSnapshots()).filter((s) => matchesFilter(s.snapshot, filter)).at(-1);
+      if (!last) throw new SnapshotNotFoundError(`no snapshot${scoped} in ${this.storage.location}`);
       return last;
     }
+    const found = await this.findSnapshotById(ref);
+    if (!matchesFilter(found.snapshot, filter))
+      throw new SnapshotNotFoundError(`snapshot ${found.id.slice(0, 8)} is not one${scoped}`);
+    return found;
+  }
+
+  private async findSnapshotById(ref: string): Promise<SnapshotRecord> {
     if (!/^[0-9a-f]{4,64}$/.test(ref))
       throw new SnapshotNotFoundError(`"${ref}" is not a snapshot id (hex, at least 4 digits) or "latest"`);
     const matches: string[] = [];

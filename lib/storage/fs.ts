@@ -37,6 +37,13 @@ import type {
 export const TEMP_FILE_PREFIX = '.tmp-';
 /** Random bytes in a temp file's name: enough that concurrent writers never pick the same one. */
 const TEMP_NAME_RANDOM_BYTES = 8;
+/**
+ * Modes of what the adapter creates (the umask can only take more away): key slots, the config and locks
+ * are nobody else's business, so no object is readable by others, and no folder can be listed by them. A
+ * folder that exists already (the root `init` is pointed at) keeps its mode.
+ */
+export const OBJECT_FILE_MODE = 0o600;
+export const OBJECT_DIR_MODE = 0o700;
 
 /** Error codes that mean "this path does not name a file" for reads. */
 const ABSENT_CODES: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
@@ -97,7 +104,7 @@ export class FsStorage implements Storage {
     let handle: FileHandle;
     try {
       await this.makeDurableDirs(dir);
-      handle = await open(temp, 'wx');
+      handle = await open(temp, 'wx', OBJECT_FILE_MODE);
     } catch (error) {
       throw mapFsError(error, 'write', `a new object in ${folder}`, dir);
     }
@@ -288,7 +295,7 @@ export class FsStorage implements Storage {
 
   /** mkdir -p, then fsync the parent of every folder it created so the new entries are durable. */
   private async makeDurableDirs(dir: string): Promise<void> {
-    const firstCreated = await mkdir(dir, { recursive: true });
+    const firstCreated = await mkdir(dir, { recursive: true, mode: OBJECT_DIR_MODE });
     if (firstCreated === undefined) return;
     // The new folders are firstCreated … dir; each one's entry lives in its parent. `dir` itself is
     // fsynced after the object is published.
@@ -338,7 +345,7 @@ function assertRange(range: ByteRange, name: string, location: string): void {
 
 /** Creates `file` exclusively, writes all of `data` and fsyncs it before closing. */
 async function writeDurably(file: string, data: PutData): Promise<void> {
-  const handle = await open(file, 'wx');
+  const handle = await open(file, 'wx', OBJECT_FILE_MODE);
   try {
     if (Array.isArray(data)) await writeAll(handle, data as readonly Uint8Array[]);
     else await handle.writeFile(data as Uint8Array);

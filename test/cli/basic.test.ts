@@ -80,7 +80,7 @@ describe('zapas CLI on a local repository', () => {
     expect(s.bytesAdded).toBeLessThan(2000); // a tree-free run writes only the index of nothing
   });
 
-  it('--force re-reads every file (still deduplicated)', async () => {
+  it('--force re-reads every file (still deduplicated) and counts the unchanged ones as unmodified', async () => {
     const r = await cli(
       'backup',
       src,
@@ -93,7 +93,8 @@ describe('zapas CLI on a local repository', () => {
       '--force',
       '--json',
     );
-    expect(lastJson(r.stdout)).toMatchObject({ filesChanged: 2, filesUnmodified: 0 });
+    expect(lastJson(r.stdout)).toMatchObject({ filesNew: 0, filesChanged: 0, filesUnmodified: 2 });
+    expect(lastJson(r.stdout).bytesAdded as number).toBeLessThan(2000);
   });
 
   it('a changed file is read again and counted as changed', async () => {
@@ -146,7 +147,7 @@ describe('zapas CLI on a local repository', () => {
     const r = await cli('diff', firstId, 'latest');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`M  ${src}/saves/eu/player-1.json`));
-    expect(r.stdout).toContain('0 added, 0 removed, 1 modified');
+    expect(r.stdout).toContain('0 added, 0 removed, 0 type changed, 1 modified');
   });
 
   it('restore rebuilds the tree exactly, and --verify re-reads it', async () => {

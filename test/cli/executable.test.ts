@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CliResult, TEST_PASSWORD_FOR_CLI, ZAPAS_BIN, ZAPAS_EXE } from '../support/cli';
+import { WEAK_KDF_ENV } from '../support/repo';
 import { useTempDir } from '../support/temp';
 
 /** The machine's own Node, older than the script needs (Debian's 20 here), and its version. */
@@ -63,7 +64,7 @@ describe('dist/zapas, the self-contained executable', () => {
         TMPDIR: scratch,
         ZAPAS_REPOSITORY: join(base, 'repo'),
         ZAPAS_PASSWORD: TEST_PASSWORD_FOR_CLI,
-        ZAPAS_KDF_LOG_N: '10',
+        ...WEAK_KDF_ENV,
         ZAPAS_WORKERS: '2',
       };
       const steps = [
@@ -104,7 +105,7 @@ describe('dist/zapas, the self-contained executable', () => {
       XDG_RUNTIME_DIR: runtime,
       ZAPAS_REPOSITORY: join(base, 'repo'),
       ZAPAS_PASSWORD: TEST_PASSWORD_FOR_CLI,
-      ZAPAS_KDF_LOG_N: '10',
+      ...WEAK_KDF_ENV,
       ZAPAS_WORKERS: '1',
     };
     expect((await run(ZAPAS_EXE, ['init'], env, base)).code).toBe(0);

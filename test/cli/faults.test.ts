@@ -152,11 +152,15 @@ describe('zapas CLI faults', () => {
     expect(r.stderr).toMatch(/refusing to prune/);
   });
 
-  it('backup of a path that does not exist: snapshot of the rest, exit 3, the path named', async () => {
+  it('backup of a path that does not exist is refused (exit 1, the path named) and writes no snapshot', async () => {
     const missing = join(tmp(), 'no-such-folder');
-    const r = await runCli(['--repo', pristine, 'backup', src, missing]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toContain(missing);
-    expect(r.stdout).toMatch(/snapshot [0-9a-f]{8} saved/);
+    const before = (await objectsIn(pristine, 'snapshots')).length;
+    for (const paths of [[missing], [src, missing]]) {
+      const r = await runCli(['--repo', pristine, 'backup', ...paths]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`refusing to back up: ${missing} does not exist`);
+      expect(r.stdout).not.toMatch(/snapshot [0-9a-f]{8} saved/);
+    }
+    expect(await objectsIn(pristine, 'snapshots')).toHaveLength(before);
   });
 });

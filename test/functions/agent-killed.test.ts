@@ -9,14 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
-import { SCRYPT_MIN_LOG_N } from '../../lib/keys/password';
 import { parseConfig } from '../../lib/pipeline/config/load';
 import { LEASE_MS, requeueAbandoned, startReady } from '../../lib/pipeline/orchestrate';
 import { checkRepository } from '../../lib/repo/check';
 import { Repository } from '../../lib/repo/repository';
 import { FsStorage } from '../../lib/storage/fs';
 import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
-import { makeTempRepo, TEST_PASSWORD, testKey } from '../support/repo';
+import { makeTempRepo, TEST_PASSWORD, testKey, WEAK_KDF_ENV } from '../support/repo';
 import { makeTempDir } from '../support/temp';
 
 const AGENT = join(__dirname, '..', '..', 'dist', 'functions', 'agent', 'index.cjs');
@@ -93,7 +92,7 @@ describe('agent killed mid-job', () => {
       ZAPAS_CATALOG_TABLE: table,
       ZAPAS_DYNAMODB_ENDPOINT: dynamo.endpoint,
       ZAPAS_PASSWORD: TEST_PASSWORD,
-      ZAPAS_KDF_LOG_N: String(SCRYPT_MIN_LOG_N),
+      ...WEAK_KDF_ENV,
       ZAPAS_JOB_ID: first!.job.id,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',

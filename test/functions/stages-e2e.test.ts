@@ -4,6 +4,7 @@
  * deliver them (S3 notifications, SQS batches, timers); each function is its built bundle.
  * landing object → orchestrate → ingest parts (fan-out) → orchestrate commits → verify → purge.
  */
+
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
@@ -14,6 +15,7 @@ import { checkRepository } from '../../lib/repo/check';
 import { Repository } from '../../lib/repo/repository';
 import { S3Storage } from '../../lib/storage/s3';
 import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
+import { WEAK_KDF_ENV } from '../support/repo';
 import { type S3Server, startS3Server } from '../support/s3-server';
 import { type SqsServer, startSqsServer } from '../support/sqs-servers';
 
@@ -136,7 +138,7 @@ beforeAll(async () => {
     ZAPAS_QUEUE_VERIFY_URL: urls.verify,
     ZAPAS_INGEST_PART_BYTES: String(MIB),
     ZAPAS_PASSWORD: PASSWORD,
-    ZAPAS_KDF_LOG_N: '10',
+    ...WEAK_KDF_ENV,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,

@@ -15,6 +15,7 @@ import {
   TestCluster,
   zapasAsPg,
 } from '../support/postgres';
+import { WEAK_KDF_ENV } from '../support/repo';
 
 const describePg = PG_AVAILABLE ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -228,7 +229,7 @@ describePg('zapas pg: bad input and faults', () => {
         NODE,
         [ZAPAS_BIN, 'pg', 'backup', '--source', 'restarted', '--pg', big.conninfo],
         {
-          env: { ...repo.env, ZAPAS_KDF_LOG_N: '10' },
+          env: { ...repo.env, ...WEAK_KDF_ENV },
         },
       );
       await sleep(900);

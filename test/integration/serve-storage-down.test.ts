@@ -4,6 +4,7 @@ import { PasswordKeySlot, SCRYPT_MIN_LOG_N } from '../../lib/keys/password';
 import { checkRepository } from '../../lib/repo/check';
 import { Repository } from '../../lib/repo/repository';
 import { S3Storage } from '../../lib/storage/s3';
+import { WEAK_KDF_ENV } from '../support/repo';
 import { withS3Server } from '../support/s3-server';
 import { startServe, until } from '../support/serve';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
@@ -62,7 +63,7 @@ sources:
         AWS_ACCESS_KEY_ID: s3().credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: s3().credentials.secretAccessKey,
         AWS_REGION: s3().region,
-        ZAPAS_KDF_LOG_N: String(SCRYPT_MIN_LOG_N),
+        ...WEAK_KDF_ENV,
         ZAPAS_BREAKER_HALF_OPEN_MS: '2000',
       },
     });

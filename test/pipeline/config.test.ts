@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, loadConfigFile, parseConfig } from '../../lib/pipeline/config/load';
+import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfig } from '../../lib/pipeline/config/load';
 import { nextRun } from '../../lib/pipeline/config/schedule';
 import { runCli } from '../support/cli';
 import { makeTempDir } from '../support/temp';
@@ -56,12 +56,145 @@ describe('configuration', () => {
     schedules:
       - cron: "0 25 * * *"
 `;
-    expect(problems(text.replace('url: ./repo', 'url: 7'))).toEqual([
+    // Shape problems and the cron's (a cross-field check) in one run; the repository with a bad url is
+    // reported for its url, not as missing.
+    expect(problems(text.replace('url: 7', 'url: 7').replace('url: ./repo', 'url: 7'))).toEqual([
       expect.stringMatching(/^repositories\.main\.url@4: .*string/),
       expect.stringMatching(/^sources\.saves\.priority@12: .*(<=|9)/),
+      expect.stringMatching(/^sources\.saves\.schedules\.0\.cron@14: .*25/),
     ]);
     const fixed = text.replace('priority: 12', 'priority: 3');
     expect(problems(fixed)).toEqual([expect.stringMatching(/^sources\.saves\.schedules\.0\.cron@14: .*25/)]);
+  });
+
+  it('every problem of a file in one run: shape and cross-field, in the order of the file', () => {
+    const text = `version: 1
+timezone: Europe/Atlantis
+maxHeavyTasks: many
+repositories:
+  main:
+    url: ./repo
+    residency: DE
+sources:
+  saves:
+    type: files
+    paths: [./saves]
+    repository: main
+    dataClass: personal
+    retention: { maximum: 1y, keepDaily: lots }
+    after: [nope]
+  db:
+    type: postgres
+    conninfo: "host=db"
+    repository: elsewhere
+    dataClass: payment
+    priority: 10
+    schedules: [{ cron: "0 3 * *" }]
+  broken:
+    type: ftp
+    repository: main
+    dataClass: default
+`;
+    expect(problems(text)).toEqual([
+      expect.stringMatching(/^timezone@2: .*Europe\/Atlantis/),
+      expect.stringMatching(/^maxHeavyTasks@3: /),
+      // personal data outside Russia: the retention line's bad keepDaily does not hide the rest of it
+      expect.stringMatching(/^sources\.saves\.repository@12: .*152-FZ art\. 18/),
+      expect.stringMatching(/^sources\.saves\.retention\.keepDaily@14: /),
+      'sources.saves.after.0@15: no source "nope"',
+      // a payment source without retention: reported at the source, which has none
+      expect.stringMatching(/^sources\.db\.retention@17: .*402-FZ/),
+      expect.stringMatching(/^sources\.db\.repository@19: no repository "elsewhere" \(known: main\)/),
+      expect.stringMatching(/^sources\.db\.priority@21: /),
+      expect.stringMatching(/^sources\.db\.schedules\.0\.cron@22: a cron has 5 fields/),
+      expect.stringMatching(/^sources\.broken\.type@24: .*files.*postgres/),
+    ]);
+  });
+
+  it('an alias bomb is refused at its first alias, not expanded', () => {
+    const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const [prev, name] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+      laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const started = Date.now();
+    expect(problems(`version: 1\n${laughs.join('\n')}\n`)).toEqual([
+      expect.stringMatching(/^@3: aliases expand to more than 100 nodes/),
+    ]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    // A few aliases for shared settings are fine.
+    const shared = BASE.replace('    dataClass: game-content\n', '    dataClass: &dc game-content\n');
+    expect(
+      problems(
+        `${shared}  logs:\n    type: files\n    paths: [./logs]\n    repository: main\n    dataClass: *dc\n`,
+      ),
+    ).toEqual([]);
+  });
+
+  it('prototype names are refused as names anywhere, each at its line', () => {
+    const text = `${BASE}    after: [constructor]
+  constructor:
+    type: files
+    paths: [./x]
+    repository: main
+    dataClass: default
+  logs:
+    type: files
+    paths: [./logs]
+    repository: hasOwnProperty
+    dataClass: default
+    __proto__: { dataClass: personal }
+toString: 1
+`;
+    expect(problems(text)).toEqual([
+      expect.stringMatching(/^sources\.saves\.after\.0@12: "constructor" cannot be a source name/),
+      expect.stringMatching(
+        /^sources\.constructor@13: "constructor" is a property of every JavaScript object/,
+      ),
+      expect.stringMatching(/^sources\.logs\.repository@21: "hasOwnProperty" cannot be a repository name/),
+      expect.stringMatching(
+        /^sources\.logs\.__proto__@23: "__proto__" is a property of every JavaScript object/,
+      ),
+      expect.stringMatching(/^toString@24: "toString" is a property of every JavaScript object/),
+    ]);
+    expect(({} as Record<string, unknown>).dataClass).toBeUndefined();
+    const json = JSON.stringify({
+      version: 1,
+      repositories: { main: { url: './repo' } },
+      sources: JSON.parse(
+        '{"__proto__": {"type": "files", "paths": ["/"], "repository": "main", "dataClass": "default"}}',
+      ),
+    });
+    expect(problems(json)).toEqual([
+      expect.stringMatching(/^sources\.__proto__@1: "__proto__" is a property of every JavaScript object/),
+    ]);
+  });
+
+  it('a lookup by a name from outside finds only what the file defines', () => {
+    const config = parseConfig(BASE);
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(config.sources[name]).toBeUndefined();
+      expect(config.repositories[name]).toBeUndefined();
+    }
+    expect(config.sources.saves?.type).toBe('files');
+  });
+
+  it('a file over 4 MiB is refused at once, named, without being parsed', async () => {
+    const dir = await makeTempDir();
+    const big = join(dir, 'zapas.yaml');
+    await writeFile(big, `${BASE}# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    await expect(loadConfigFile(big)).rejects.toThrow(
+      /zapas\.yaml.*more than a configuration may have \(4194304, 4 MiB\)/s,
+    );
+    expect(() => parseConfig(`${BASE}# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`)).toThrow(
+      /more than a configuration may have/,
+    );
+    const r = await runCli(['config', 'check', big]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(big);
+    // Just under the limit is read as usual.
+    await writeFile(big, `${BASE}#${'x'.repeat(MAX_CONFIG_BYTES - BASE.length - 3)}\n`);
+    expect((await loadConfigFile(big)).sources.saves).toBeDefined();
   });
 
   it('a missing required field is reported at its parent', () => {
@@ -181,5 +314,23 @@ describe('configuration', () => {
     const r = await runCli(['config', 'check', bad]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${bad}:11:16: sources.saves.dataClass:`);
+  });
+
+  it('zapas config check: an alias bomb exits 2 naming the file and the line', async () => {
+    const dir = await makeTempDir();
+    const bomb = join(dir, 'bomb.yaml');
+    const lines = ['version: 1', 'a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const n of 'bcdefghij')
+      lines.push(
+        `${n}: &${n} [${Array(10)
+          .fill(`*${String.fromCharCode(n.charCodeAt(0) - 1)}`)
+          .join(', ')}]`,
+      );
+    await writeFile(bomb, `${lines.join('\n')}\n`);
+    const r = await runCli(['config', 'check', bomb]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      new RegExp(`${bomb.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: aliases expand`),
+    );
   });
 });

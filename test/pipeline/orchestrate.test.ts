@@ -89,6 +89,11 @@ describe('orchestrate', () => {
     expect([a.created, b.created]).toEqual([true, false]);
     expect(b.job.id).toBe(a.job.id);
     await expect(acceptMessage(CONFIG, catalog, msg('nope'), new Date())).rejects.toThrow(/no source "nope"/);
+    // A name every JavaScript object answers to is no source either (not the object's machinery).
+    for (const name of ['constructor', 'toString', '__proto__'])
+      await expect(acceptMessage(CONFIG, catalog, msg(name), new Date())).rejects.toThrow(
+        new RegExp(`no source "${name}"`),
+      );
     await expect(
       acceptMessage(
         CONFIG,

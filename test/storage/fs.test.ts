@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Repository } from '../../lib/repo/repository';
 import {
   InvalidObjectNameError,
   NoSpaceError,
@@ -8,6 +9,7 @@ import {
   StorageError,
 } from '../../lib/storage/errors';
 import { FsStorage, mapFsError, TEMP_FILE_PREFIX } from '../../lib/storage/fs';
+import { testKey } from '../support/repo';
 import { useTempDir } from '../support/temp';
 import { collect, describeStorageAdapter, rejection } from './conformance';
 
@@ -123,6 +125,58 @@ describe('FsStorage', () => {
   it('lists nothing when the root does not exist yet', async () => {
     expect(await collect(storage.list(''))).toEqual([]);
     expect(await collect(storage.list('data/'))).toEqual([]);
+  });
+});
+
+describe('FsStorage file modes', () => {
+  const tmp = useTempDir();
+  let umask = 0;
+  beforeEach(() => {
+    // What the modes are must not depend on the umask: with none, a plain open() would make 0666.
+    umask = process.umask(0);
+  });
+  afterEach(() => {
+    process.umask(umask);
+  });
+
+  /** Every entry under `root` with its mode, e.g. `keys/ab12 600`; the root itself as `.`. */
+  async function modes(root: string): Promise<string[]> {
+    const out = [`. ${((await stat(root)).mode & 0o777).toString(8)}`];
+    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+      const full = path.join(e.parentPath, e.name);
+      out.push(`${path.relative(root, full)} ${((await stat(full)).mode & 0o777).toString(8)}`);
+    }
+    return out.sort();
+  }
+
+  it('a new repository: key slot, config, locks and every object 0600, every folder 0700', async () => {
+    const root = path.join(tmp(), 'new', 'repo');
+    const storage = new FsStorage(root);
+    const repo = await Repository.init(storage, testKey());
+    await storage.put('locks/0123', Buffer.from('lock'));
+    const w = await storage.createWriter('data/ab/');
+    await w.append([Buffer.from('pack')]);
+    await w.commit('data/ab/ab12');
+    await repo.storage.put('snapshots/00', Buffer.from('x'), { ifAbsent: true });
+    const found = await modes(root);
+    expect(found.length).toBeGreaterThan(6);
+    for (const line of found) {
+      const [name, mode] = line.split(' ');
+      const isDir = (await stat(path.join(root, name!))).isDirectory();
+      expect(`${name} ${mode}`).toBe(`${name} ${isDir ? '700' : '600'}`);
+    }
+    // The folders above the repository that init made are the user's only, too.
+    expect(((await stat(path.join(tmp(), 'new'))).mode & 0o777).toString(8)).toBe('700');
+  });
+
+  it('init on a folder that exists keeps its mode', async () => {
+    const root = path.join(tmp(), 'shared');
+    await mkdir(root);
+    await chmod(root, 0o750); // e.g. readable by a backup group, as the operator set it
+    await Repository.init(new FsStorage(root), testKey());
+    expect(((await stat(root)).mode & 0o777).toString(8)).toBe('750');
+    expect(((await stat(path.join(root, 'config'))).mode & 0o777).toString(8)).toBe('600');
+    expect(((await stat(path.join(root, 'keys'))).mode & 0o777).toString(8)).toBe('700');
   });
 });
 

@@ -5,7 +5,7 @@ import type { Io } from '../../lib/cli/io';
 import { main } from '../../lib/cli/main';
 import { VERBS } from '../../lib/cli/verbs';
 import type { PasswordKdf } from '../../lib/keys/password';
-import { TEST_PASSWORD } from './repo';
+import { TEST_PASSWORD, WEAK_KDF_ENV } from './repo';
 
 export const TEST_PASSWORD_FOR_CLI = TEST_PASSWORD;
 
@@ -28,7 +28,7 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ZAPAS_PASSWORD: TEST_PASSWORD,
-    ZAPAS_KDF_LOG_N: '10',
+    ...WEAK_KDF_ENV,
   };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ZAPAS_EXE } from './cli';
-import { TEST_PASSWORD } from './repo';
+import { TEST_PASSWORD, WEAK_KDF_ENV } from './repo';
 
 /** Debian's PostgreSQL 15 binaries (.ci/run installs them); ZAPAS_PG_BIN points elsewhere. */
 export const PG_BIN = process.env.ZAPAS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -128,7 +128,7 @@ export async function makePgRepo(): Promise<PgRepo> {
     PATH: `${PG_BIN}:/usr/bin:/bin`,
     ZAPAS_REPOSITORY: dir,
     ZAPAS_PASSWORD_FILE: passwordFile,
-    ZAPAS_KDF_LOG_N: '10',
+    ...WEAK_KDF_ENV,
     HOME: base,
   };
   const repo = { dir, passwordFile, env };

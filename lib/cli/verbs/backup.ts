@@ -4,6 +4,7 @@ import { withRepoAndWorkers } from '../context';
 import { EXIT } from '../errors';
 import { formatBytes, formatDuration } from '../format';
 import { printJson } from '../io';
+import { JsonStatus } from '../json-status';
 import { ProgressLine } from '../progress';
 import { collect, type Verb } from '../verb';
 
@@ -17,8 +18,14 @@ export const backup: Verb = {
       .option('--exclude-file <file>', 'read exclude patterns from a file (repeatable)', collect, [])
       .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
       .option('--source <name>', 'source name: snapshots of one source form one history (default host:paths)')
-      .option('--force', 're-read every file, even those the parent snapshot says are unchanged')
-      .option('--json', 'print progress and the summary as JSON lines'),
+      .option(
+        '--force',
+        're-read every file, even those the parent snapshot says are unchanged (a re-read file counts as unmodified when its content and metadata are the same)',
+      )
+      .option(
+        '--json',
+        'print JSON lines on stdout: status lines while it runs (files, bytes, and percent when the parent snapshot gives a total; at most one a second), warnings, then the summary',
+      ),
   exits: [0, 1, 2, 3, 10, 12],
   async run(paths, opts, ctx) {
     const patterns = [
@@ -27,6 +34,7 @@ export const backup: Verb = {
     ];
     const excludes = new ExcludeMatcher(patterns);
     const progress = new ProgressLine(ctx, 'backup');
+    const status = opts.json ? new JsonStatus(ctx.io) : undefined;
     const warnings: string[] = [];
     const damage: string[] = [];
     const result = await withRepoAndWorkers(ctx, (repo, pool) =>
@@ -37,7 +45,15 @@ export const backup: Verb = {
         ...(opts.source ? { source: opts.source as string } : {}),
         tags: opts.tag as string[],
         force: Boolean(opts.force),
-        onProgress: (p) => progress.update(p.files, p.bytesProcessed, p.expectedBytes),
+        onProgress: (p) => {
+          progress.update(p.files, p.bytesProcessed, p.expectedBytes);
+          status?.update({
+            files: p.files,
+            dirs: p.dirs,
+            bytes: p.bytesProcessed,
+            ...(p.expectedBytes !== undefined ? { totalBytes: p.expectedBytes } : {}),
+          });
+        },
         onDamage: (object, message) => {
           damage.push(object);
           progress.done();
@@ -52,6 +68,7 @@ export const backup: Verb = {
       }),
     );
     progress.done();
+    status?.done();
     const s = result.snapshot.summary;
     if (opts.json) {
       printJson(ctx.io, {

@@ -1,7 +1,9 @@
 import { checkRepository } from '../../repo/check';
 import { Lock } from '../../repo/lock';
+import { parseReadDataSubset, type ReadDataSubset, ReadDataSubsetError } from '../../repo/read-data-subset';
 import { withRepoAndWorkers } from '../context';
 import { UsageError } from '../errors';
+import { formatBytes } from '../format';
 import { printJson } from '../io';
 import type { Verb } from '../verb';
 
@@ -11,23 +13,30 @@ export const check: Verb = {
   configure: (cmd) =>
     cmd
       .option('--read-data', 'also read back every pack and authenticate every blob')
-      .option('--read-data-subset <pct>', 'read back a random share of packs, e.g. 10 or 10%')
+      .option(
+        '--read-data-subset <subset>',
+        'read back some packs: n/t the n-th of t fixed groups (1/5 .. 5/5 cover all), x% a random share, or a size (500M, 2G) of random packs',
+      )
       .option('--json', 'print the report as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
   async run(_args, opts, ctx) {
-    let percent = opts.readData ? 100 : 0;
+    let subset: ReadDataSubset | undefined = opts.readData ? { kind: 'all' } : undefined;
     if (opts.readDataSubset !== undefined) {
       if (opts.readData) throw new UsageError('give either --read-data or --read-data-subset, not both');
-      percent = Number(String(opts.readDataSubset).replace(/%$/, ''));
-      if (!(percent > 0 && percent <= 100))
-        throw new UsageError(
-          `--read-data-subset must be a percentage in (0, 100], not "${opts.readDataSubset}"`,
-        );
+      try {
+        subset = parseReadDataSubset(String(opts.readDataSubset));
+      } catch (err) {
+        if (!(err instanceof ReadDataSubsetError)) throw err;
+        throw new UsageError(`--read-data-subset ${err.message}`, { cause: err });
+      }
     }
     return withRepoAndWorkers(ctx, async (repo, pool) => {
       const lock = await Lock.acquire(repo, 'shared');
       try {
-        const report = await checkRepository(repo, { readDataPercent: percent, ...(pool ? { pool } : {}) });
+        const report = await checkRepository(repo, {
+          ...(subset ? { readDataSubset: subset } : {}),
+          ...(pool ? { pool } : {}),
+        });
         if (opts.json)
           printJson(ctx.io, { messageType: 'summary', ok: report.errors.length === 0, ...report });
         else {
@@ -36,7 +45,7 @@ export const check: Verb = {
           for (const e of report.errors) ctx.io.stderr.write(`error: ${e.object}: ${e.message}\n`);
           if (!ctx.globals.quiet) {
             ctx.io.stdout.write(
-              `checked ${report.snapshots} snapshots, ${report.packs} packs, ${report.blobs} blobs${percent > 0 ? `; read back ${report.packsRead} packs` : ''}: ${report.errors.length === 0 ? 'no errors' : `${report.errors.length} error(s)`}\n`,
+              `checked ${report.snapshots} snapshots, ${report.packs} packs, ${report.blobs} blobs${subset ? `; read back ${report.packsRead} packs (${formatBytes(report.bytesRead)})` : ''}: ${report.errors.length === 0 ? 'no errors' : `${report.errors.length} error(s)`}\n`,
             );
           }
         }

@@ -17,7 +17,7 @@ export const copy: Verb = {
       .option('--to <url>', 'destination repository (env ZAPAS_TO_REPOSITORY)')
       .option(
         '--to-password-file <file>',
-        'destination password file (env ZAPAS_TO_PASSWORD_FILE, ZAPAS_TO_PASSWORD)',
+        'read the destination password from a file (env ZAPAS_TO_PASSWORD_FILE, ZAPAS_TO_PASSWORD)',
       )
       .option('--json', 'print the result as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
@@ -29,6 +29,7 @@ export const copy: Verb = {
       envVar: 'ZAPAS_TO_PASSWORD',
       fileEnvVar: 'ZAPAS_TO_PASSWORD_FILE',
       file: opts.toPasswordFile as string | undefined,
+      option: '--to-password-file',
       prompt: 'destination repository password: ',
     });
     const dst = await Repository.open(storageFor(ctx, url), new PasswordKeySlot(password, kdfLogN(ctx)));

@@ -2,9 +2,11 @@ import { parseDuration } from '../../policy/duration';
 import { applyRetention, type RetentionPolicy } from '../../policy/retention';
 import type { SnapshotId } from '../../repo/ids';
 import { pruneRepository } from '../../repo/prune';
+import { matchesFilter } from '../../repo/snapshot-filter';
 import { openRepo } from '../context';
 import { UsageError } from '../errors';
 import { printJson } from '../io';
+import { filterOf, snapshotFilterOptions } from '../snapshot-options';
 import { collect, intOption, type Verb } from '../verb';
 import { expireWal, parseGrace } from './prune';
 
@@ -21,14 +23,12 @@ export const forget: Verb = {
         `keep the ${k === 'last' ? 'n newest' : `newest snapshot of each of the last n ${k} periods`}`,
         intOption(`--keep-${k}`),
       );
-    return cmd
+    return snapshotFilterOptions(cmd)
       .option(
         '--keep-within <duration>',
         'keep snapshots within this duration of the newest one, e.g. 30d, 1y6m',
       )
       .option('--keep-tag <tag>', 'keep snapshots with this tag (repeatable)', collect, [])
-      .option('--tag <tag>', 'apply the policy only to snapshots with this tag (repeatable)', collect, [])
-      .option('--source <name>', 'apply the policy only to this source')
       .option('--time-zone <iana>', 'time zone of days, weeks, months (default UTC)', 'UTC')
       .option('-n, --dry-run', 'show what would be removed, remove nothing')
       .option('--prune', 'run prune afterwards')
@@ -52,17 +52,14 @@ export const forget: Verb = {
     if (ids.length === 0 && !hasPolicy)
       throw new UsageError('nothing to forget: give snapshot ids or at least one --keep-* rule');
     const repo = await openRepo(ctx);
+    // The filters pick the snapshots a policy applies to; a named id outside them is refused.
+    const filter = filterOf(opts);
     let remove: SnapshotId[];
     if (ids.length > 0) {
       remove = [];
-      for (const ref of ids) remove.push((await repo.findSnapshot(ref)).id);
+      for (const ref of ids) remove.push((await repo.findSnapshot(ref, filter)).id);
     } else {
-      const tags = opts.tag as string[];
-      const all = (await repo.listSnapshots()).filter(
-        (s) =>
-          (!opts.source || s.snapshot.source === opts.source) &&
-          (tags.length === 0 || tags.some((t) => s.snapshot.tags.includes(t))),
-      );
+      const all = (await repo.listSnapshots()).filter((s) => matchesFilter(s.snapshot, filter));
       const decision = applyRetention(
         all.map((s) => ({
           id: s.id,

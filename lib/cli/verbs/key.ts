@@ -5,7 +5,7 @@ import { RepositoryNotFoundError } from '../../repo/errors';
 import { addKeySlot, listKeySlots, removeKeySlot, unlockKeyring } from '../../repo/keyslots';
 import { CONFIG_NAME } from '../../repo/repository';
 import type { Storage } from '../../storage/storage';
-import { kdfLogN, repoPassword, repoUrl, storageFor, type VerbContext } from '../context';
+import { damagedSlotWarning, kdfLogN, repoPassword, repoUrl, storageFor, type VerbContext } from '../context';
 import { table } from '../format';
 import { printJson } from '../io';
 import { readPassword } from '../password';
@@ -20,7 +20,8 @@ async function unlock(ctx: VerbContext) {
   if (!(await storage.head(CONFIG_NAME)))
     throw new RepositoryNotFoundError(`no repository at ${storage.location} (no config object)`);
   const password = await repoPassword(ctx);
-  return { storage, ...(await unlockKeyring(storage, new PasswordKeySlot(password, kdfLogN(ctx)))) };
+  const codec = new PasswordKeySlot(password, kdfLogN(ctx));
+  return { storage, ...(await unlockKeyring(storage, codec, undefined, damagedSlotWarning(ctx))) };
 }
 
 function newPassword(ctx: VerbContext, file: unknown): Promise<string> {
@@ -28,6 +29,7 @@ function newPassword(ctx: VerbContext, file: unknown): Promise<string> {
     envVar: 'ZAPAS_NEW_PASSWORD',
     fileEnvVar: 'ZAPAS_NEW_PASSWORD_FILE',
     file: file as string | undefined,
+    option: '--new-password-file',
     prompt: 'new password: ',
     confirm: true,
   });
@@ -46,7 +48,7 @@ async function addPasswordSlot(
 function newPasswordOption(cmd: Command): Command {
   return cmd.option(
     '--new-password-file <file>',
-    'new password (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
+    'read the new password from a file (env ZAPAS_NEW_PASSWORD_FILE, ZAPAS_NEW_PASSWORD)',
   );
 }
 
@@ -70,7 +72,7 @@ const list: Verb = {
   exits: EXITS,
   async run(_a, opts, ctx) {
     const { storage, slotId } = await unlock(ctx);
-    const slots = await listKeySlots(storage);
+    const slots = await listKeySlots(storage); // the damaged ones were warned of by unlock
     if (opts.json) for (const s of slots) printJson(ctx.io, { ...s, current: s.id === slotId });
     else {
       const rows = [[' ', 'ID', 'Kind', 'User', 'Host', 'Created']];

@@ -2,6 +2,7 @@ import { nodeDisplayName } from '../../repo/tree';
 import { walkTree } from '../../repo/walk';
 import { openRepo } from '../context';
 import { printJson } from '../io';
+import { filterOf, SNAPSHOT_FILTER_HELP, snapshotFilterOptions } from '../snapshot-options';
 import type { Verb } from '../verb';
 
 export const ls: Verb = {
@@ -9,11 +10,14 @@ export const ls: Verb = {
   summary: 'list the files of a snapshot',
   args: ['<snapshot>', '[path]'],
   configure: (cmd) =>
-    cmd.option('-l, --long', 'show mode, size and time').option('--json', 'one JSON object per node'),
+    snapshotFilterOptions(cmd)
+      .option('-l, --long', 'show mode, size and time')
+      .option('--json', 'one JSON object per node')
+      .addHelpText('after', `\n${SNAPSHOT_FILTER_HELP}`),
   exits: [0, 1, 2, 10, 12],
   async run([ref, under], opts, ctx) {
     const repo = await openRepo(ctx);
-    const { id, snapshot } = await repo.findSnapshot(ref!);
+    const { id, snapshot } = await repo.findSnapshot(ref!, filterOf(opts));
     await repo.loadIndex();
     if (opts.json)
       printJson(ctx.io, {

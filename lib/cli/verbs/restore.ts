@@ -5,6 +5,7 @@ import { withRepoAndWorkers } from '../context';
 import { formatBytes, formatDuration } from '../format';
 import { printJson } from '../io';
 import { ProgressLine } from '../progress';
+import { filterOf, SNAPSHOT_FILTER_HELP, snapshotFilterOptions } from '../snapshot-options';
 import { collect, type Verb } from '../verb';
 
 export const restore: Verb = {
@@ -12,19 +13,20 @@ export const restore: Verb = {
   summary: 'restore a snapshot (or part of it) into an empty folder',
   args: ['<snapshot>'],
   configure: (cmd) =>
-    cmd
+    snapshotFilterOptions(cmd)
       .requiredOption('-t, --target <dir>', 'folder to restore into (must be empty or absent)')
       .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
       .option('-e, --exclude <glob>', 'skip matching paths (repeatable)', collect, [])
       .option('--verify', 're-read every restored file and check it against the snapshot')
-      .option('--json', 'print the summary as JSON'),
+      .option('--json', 'print the summary as JSON')
+      .addHelpText('after', `\n${SNAPSHOT_FILTER_HELP}`),
   exits: [0, 1, 2, 10, 11, 12],
   async run([ref], opts, ctx) {
     return withRepoAndWorkers(ctx, async (repo, pool) => {
       const lock = await Lock.acquire(repo, 'shared');
       try {
         const started = Date.now();
-        const { id, snapshot } = await repo.findSnapshot(ref!);
+        const { id, snapshot } = await repo.findSnapshot(ref!, filterOf(opts));
         await repo.loadIndex();
         const includes = opts.include as string[];
         const excludes = opts.exclude as string[];

@@ -8,10 +8,15 @@ export const serveVerb: Verb = {
   configure: (cmd) =>
     cmd
       .requiredOption('--config <file>', 'the configuration (zapas.yaml or JSON)')
-      .option('--port <n>', 'HTTP port (0: any free one)', intOption('--port'), 8720)
+      .option('--port <n>', 'HTTP port (0: any free one)', intOption('--port', { max: 65535 }), 8720)
       .option('--host <address>', 'address to listen on', '127.0.0.1')
       .option('--state <dir>', 'folder of the embedded catalog (default: .zapas-state beside the config)')
-      .option('--tick <seconds>', 'how often schedules and queued jobs are looked at', intOption('--tick'), 5)
+      .option(
+        '--tick <seconds>',
+        'how often schedules and queued jobs are looked at',
+        intOption('--tick', { min: 1 }),
+        5,
+      )
       .option('--init', 'create configured folder repositories that do not exist yet'),
   exits: [0, 1, 2],
   async run(_args, opts, ctx) {

@@ -1,8 +1,10 @@
 import type { SnapshotRecord } from '../../repo/snapshot';
+import { matchesFilter } from '../../repo/snapshot-filter';
 import { openRepo } from '../context';
 import { formatBytes, table } from '../format';
 import { printJson } from '../io';
-import { collect, type Verb } from '../verb';
+import { filterOf, snapshotFilterOptions } from '../snapshot-options';
+import { intOption, type Verb } from '../verb';
 
 /** Snapshot as printed by `snapshots --json` (one object per line). */
 export function snapshotJson(r: SnapshotRecord): Record<string, unknown> {
@@ -27,24 +29,20 @@ export const snapshots: Verb = {
   name: 'snapshots',
   summary: 'list snapshots',
   configure: (cmd) =>
-    cmd
-      .option('--source <name>', 'only snapshots of this source')
-      .option('--tag <tag>', 'only snapshots carrying this tag (repeatable: any of them)', collect, [])
+    snapshotFilterOptions(cmd)
+      .option('--latest <n>', 'only the n newest snapshots of each source', intOption('--latest', { min: 1 }))
       .option('--json', 'one JSON object per snapshot, a line each'),
   exits: [0, 1, 2, 10, 12],
   async run(_args, opts, ctx) {
     const repo = await openRepo(ctx);
-    const tags = opts.tag as string[];
+    const filter = filterOf(opts);
     const damaged: string[] = [];
     const all = await repo.listSnapshots((name, err) => {
       damaged.push(name);
       ctx.io.stderr.write(`error: ${err.message}\n`);
     });
-    const list = all.filter(
-      (r) =>
-        (!opts.source || r.snapshot.source === opts.source) &&
-        (tags.length === 0 || tags.some((t) => r.snapshot.tags.includes(t))),
-    );
+    const matching = all.filter((r) => matchesFilter(r.snapshot, filter));
+    const list = opts.latest === undefined ? matching : newestOfEachSource(matching, opts.latest as number);
     if (opts.json) {
       for (const r of list) printJson(ctx.io, snapshotJson(r));
       return damaged.length === 0 ? 0 : 1;
@@ -66,3 +64,16 @@ export const snapshots: Verb = {
     return damaged.length === 0 ? 0 : 1;
   },
 };
+
+/** The `n` newest of each source's snapshots, the list's order (oldest first) kept. */
+function newestOfEachSource(list: readonly SnapshotRecord[], n: number): SnapshotRecord[] {
+  const seen = new Map<string, number>();
+  const kept = new Set<SnapshotRecord>();
+  for (let i = list.length - 1; i >= 0; i--) {
+    const r = list[i]!;
+    const count = seen.get(r.snapshot.source) ?? 0;
+    if (count < n) kept.add(r);
+    seen.set(r.snapshot.source, count + 1);
+  }
+  return list.filter((r) => kept.has(r));
+}

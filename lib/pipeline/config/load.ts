@@ -3,21 +3,52 @@
  * references, cycles, crons, durations, and the minimums the law sets per data class. Every problem is
  * reported at once, each with the field's path and its line and column in the file.
  */
-import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
 import { validateTimeZone } from '../../policy/calendar';
 import { type Duration, parseDuration, subtractDuration } from '../../policy/duration';
 import { ConfigError, type ConfigIssue } from './errors';
+import { namesIn, salvageConfig } from './salvage';
 import { CronError, validateCron } from './schedule';
-import { configSchema, type SourceConfig, type ZapasConfig } from './schema';
+import { configSchema, PROTOTYPE_NAMES, type SourceConfig, type ZapasConfig } from './schema';
 
 export { ConfigError, type ConfigIssue } from './errors';
 
 /** 402-FZ art. 29: accounting records are kept at least five years. */
 const PAYMENT_MINIMUM = '5y';
 
-/** Parses and checks a configuration's text; `file` names it in errors. */
+/**
+ * Largest configuration file read: a real one is a few KiB; anything near this is a mistake or an
+ * attack on memory, refused before it is read or parsed.
+ */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Most nodes aliases may expand to (yaml's own measure): anchors and aliases stay usable for shared
+ * settings, and a "billion laughs" file is refused instead of filling memory.
+ */
+export const MAX_CONFIG_ALIAS_COUNT = 100;
+
+/** The names of the file's repositories and sources, as written (well-formed or not). */
+type Names = ReturnType<typeof namesIn>;
+
+/**
+ * Parses and checks a configuration's text; `file` names it in errors. Shape problems and cross-field
+ * ones come in one ConfigError: the cross-field checks run on every part that is well-formed.
+ */
 export function parseConfig(text: string, file = 'zapas.yaml'): ZapasConfig {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) throw tooLarge(file, bytes);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const at = (offset: number | undefined) => {
@@ -30,28 +61,97 @@ export function parseConfig(text: string, file = 'zapas.yaml'): ZapasConfig {
       file,
       doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! })),
     );
-  const parsed = configSchema.safeParse(doc.toJS());
-  if (!parsed.success)
-    throw new ConfigError(
-      file,
-      parsed.error.issues.flatMap((issue) => zodIssues(issue, doc, at)),
-    );
-  const config = parsed.data;
+  const raw = toPlainData(doc, file, at);
   const issues: ConfigIssue[] = [];
+  // zod leaves a `__proto__` key out of a map without a word: every such key is found in the file.
+  const reserved = prototypeKeys(doc.contents, []).map(({ path, key }) => ({
+    path: path.join('.'),
+    ...at(key.range?.[0]),
+    message: `"${path.at(-1)}" is a property of every JavaScript object: not allowed as a name or a field`,
+  }));
+  issues.push(...reserved);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success)
+    issues.push(
+      ...parsed.error.issues
+        .flatMap((issue) => zodIssues(issue, doc, at))
+        .filter((i) => !reserved.some((r) => r.path === i.path)),
+    );
+  const checkable = parsed.success ? parsed.data : salvageConfig(raw);
   const report = (path: (string | number)[], message: string) =>
     issues.push({
       path: path.join('.'),
       ...at((nodeAt(doc, path) ?? nearestNode(doc, path))?.range?.[0]),
       message,
     });
-  checkConfig(config, report);
-  if (issues.length > 0) throw new ConfigError(file, issues);
-  return config;
+  if (checkable) checkConfig(checkable, namesIn(raw), report);
+  if (issues.length > 0) throw new ConfigError(file, byLine(issues));
+  return parsed.data!;
+}
+
+/** The document as plain data; a file whose aliases expand too far is refused at its first alias. */
+function toPlainData(
+  doc: Document,
+  file: string,
+  at: (offset: number | undefined) => { line?: number; column?: number },
+): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_CONFIG_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError for an alias it cannot or will not resolve.
+    if (!(err instanceof ReferenceError)) throw err;
+    let first: Node | undefined;
+    visit(doc, {
+      Alias(_, node) {
+        first = node;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError(file, [
+      {
+        path: '',
+        ...at(first?.range?.[0]),
+        message: `aliases expand to more than ${MAX_CONFIG_ALIAS_COUNT} nodes (${err.message}): refused`,
+      },
+    ]);
+  }
+}
+
+/** Every map key of the document that is a prototype name, with its path. */
+function prototypeKeys(node: unknown, path: (string | number)[]): { path: (string | number)[]; key: Node }[] {
+  if (isSeq(node)) return node.items.flatMap((item, i) => prototypeKeys(item, [...path, i]));
+  if (!isMap(node)) return [];
+  return node.items.flatMap((pair) => {
+    if (!isScalar(pair.key)) return [];
+    const name = String(pair.key.value);
+    const here = [...path, name];
+    return [
+      ...(PROTOTYPE_NAMES.has(name) ? [{ path: here, key: pair.key as Node }] : []),
+      ...prototypeKeys(pair.value, here),
+    ];
+  });
+}
+
+function tooLarge(file: string, bytes: number): ConfigError {
+  return new ConfigError(file, [
+    {
+      path: '',
+      message: `the file has ${bytes} bytes, more than a configuration may have (${MAX_CONFIG_BYTES}, 4 MiB)`,
+    },
+  ]);
+}
+
+/** Issues in the order of the file (those of the file itself first); the same line keeps its order. */
+function byLine(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues
+    .map((issue, i) => ({ issue, i }))
+    .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || a.i - b.i)
+    .map((x) => x.issue);
 }
 
 type Report = (path: (string | number)[], message: string) => void;
 
-function checkConfig(config: ZapasConfig, report: Report): void {
+function checkConfig(config: ZapasConfig, names: Names, report: Report): void {
   tryOr(
     () => validateTimeZone(config.timezone),
     (m) => report(['timezone'], m),
@@ -67,10 +167,11 @@ function checkConfig(config: ZapasConfig, report: Report): void {
   for (const [id, source] of Object.entries(config.sources)) {
     const at = ['sources', id];
     const repo = config.repositories[source.repository];
-    if (!repo)
+    // A repository the file defines but gets wrong has its own problems reported; it is not missing.
+    if (!repo && !names.repositories.has(source.repository))
       report(
         [...at, 'repository'],
-        `no repository "${source.repository}" (known: ${Object.keys(config.repositories).join(', ') || 'none'})`,
+        `no repository "${source.repository}" (known: ${[...names.repositories].join(', ') || 'none'})`,
       );
     source.schedules.forEach((s, i) => {
       try {
@@ -95,7 +196,7 @@ function checkConfig(config: ZapasConfig, report: Report): void {
       report([...at, 'verify', 'depth'], 'restore verification is for postgres sources (zapas pg verify)');
     for (const [i, dep] of source.after.entries()) {
       if (dep === id) report([...at, 'after', i], 'a source cannot wait for itself');
-      else if (!config.sources[dep]) report([...at, 'after', i], `no source "${dep}"`);
+      else if (!names.sources.has(dep)) report([...at, 'after', i], `no source "${dep}"`);
     }
     checkRetention(source, at, report);
     if (
@@ -189,6 +290,15 @@ function zodIssues(
       ...at(keyNodeAt(doc, path, key)?.range?.[0]),
       message: 'unknown field',
     }));
+  if (issue.code === 'invalid_key') {
+    // A bad name of a map: reported at the name, with what is wrong with it (the entry is not read).
+    const key = String(path.at(-1));
+    return issue.issues.map((inner) => ({
+      path: path.join('.'),
+      ...at((keyNodeAt(doc, path.slice(0, -1), key) ?? nodeAt(doc, path))?.range?.[0]),
+      message: inner.message,
+    }));
+  }
   const node = nodeAt(doc, path);
   const message = node === undefined && issue.code === 'invalid_type' ? 'missing (required)' : issue.message;
   return [{ path: path.join('.'), ...at(node?.range?.[0] ?? nearestNode(doc, path)?.range?.[0]), message }];
@@ -215,13 +325,30 @@ function keyNodeAt(doc: Document, path: readonly (string | number)[], key: strin
   return pair && isScalar(pair.key) ? pair.key : undefined;
 }
 
-/** Reads and checks the configuration file at `path`. */
+/** Reads and checks the configuration file at `path`; one over MAX_CONFIG_BYTES is refused unread. */
 export async function loadConfigFile(path: string): Promise<ZapasConfig> {
-  const { readFile } = await import('node:fs/promises');
+  const { open } = await import('node:fs/promises');
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > MAX_CONFIG_BYTES) throw tooLarge(path, size);
+      // Read one byte past the limit: a file that grows after the stat (or a device) is refused too.
+      const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buf, length, buf.length - length, null);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+        if (length > MAX_CONFIG_BYTES) throw tooLarge(path, length);
+      }
+      text = buf.toString('utf8', 0, length);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(path, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
   return parseConfig(text, path);

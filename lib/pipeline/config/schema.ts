@@ -7,13 +7,36 @@ import { z } from 'zod';
 
 /** A name used as a key and in catalog keys: letters, digits, dot, dash, underscore. */
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/**
+ * Names every JavaScript object answers to (`constructor`, `__proto__`, `toString`, …): as a source or
+ * repository name, a lookup such as `sources[name]` would find the object's own machinery, and a key
+ * `__proto__` would set a prototype. Refused wherever a name is given.
+ */
+export const PROTOTYPE_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 const name = (what: string) =>
+  z.string().superRefine((text, ctx) => {
+    if (PROTOTYPE_NAMES.has(text))
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text}" cannot be a ${what} name: every JavaScript object has a property of that name`,
+      });
+    else if (!NAME.test(text))
+      ctx.addIssue({
+        code: 'custom',
+        message: `a ${what} name is 1–63 lowercase letters, digits, ".", "-" or "_", starting with a letter or digit`,
+      });
+  });
+
+/**
+ * A map from names: its output has no prototype, so a lookup by a name from outside (a queue message,
+ * a URL) finds only what the file defines.
+ */
+const byName = <T extends z.ZodType>(what: string, value: T) =>
   z
-    .string()
-    .regex(
-      NAME,
-      `a ${what} name is 1–63 lowercase letters, digits, ".", "-" or "_", starting with a letter or digit`,
-    );
+    .record(name(what), value)
+    .transform((r) => Object.assign(Object.create(null) as Record<string, z.output<T>>, r));
 
 /** The classes data is kept apart by (pack streams, retention, residency, storage tier). */
 export const DATA_CLASSES = ['personal', 'payment', 'game-content', 'telemetry', 'default'] as const;
@@ -128,7 +151,7 @@ export const sourceSchema = z.discriminatedUnion('type', [
   exportSource,
 ]);
 
-const repositorySchema = z
+export const repositorySchema = z
   .object({
     /** A folder or s3://bucket/prefix (with `endpoint` for a non-AWS store). */
     url: z.string().min(1),
@@ -154,8 +177,8 @@ export const configSchema = z
       .object({ schedule: z.string().default('0 4 * * *'), grace: duration.default('24h') })
       .strict()
       .default({ schedule: '0 4 * * *', grace: '24h' }),
-    repositories: z.record(name('repository'), repositorySchema),
-    sources: z.record(name('source'), sourceSchema),
+    repositories: byName('repository', repositorySchema),
+    sources: byName('source', sourceSchema),
   })
   .strict();
 

@@ -11,7 +11,7 @@ import type { Repository } from '../../repo/repository';
 import { encodeTree, nodeNameBytes, type TreeNode } from '../../repo/tree';
 import type { WorkerPool } from '../../repo/worker-pool';
 import type { ExcludeMatcher } from './excludes';
-import { isSourceFileError, nodeFromStats, sourceErrorMessage } from './file-node';
+import { isSourceFileError, nodeFromStats, readOutcome, sourceErrorMessage } from './file-node';
 import type { ExpectedStat, FileReadResult } from './file-reader';
 import { Limiter, mapOrdered } from './limiter';
 import { ReadBatcher } from './read-batcher';
@@ -205,6 +205,7 @@ export class Archiver {
     const folders: { node: TreeNode; prev: TreeNode | undefined }[] = [];
     const reads: Promise<void>[] = [];
     this.progress.current = dir.toString('utf8');
+    const parentOf = (node: TreeNode) => parent?.get(nodeNameBytes(node).toString('binary'));
     scanned.forEach((entries, j) => {
       const job = jobs[j]!;
       for (const entry of entries) {
@@ -218,17 +219,14 @@ export class Archiver {
             if (this.allStored(node.content)) {
               nodes.push(node);
               this.countFile(outcome, node.size);
-            } else reads.push(this.readApart(dir, { ...node }, outcome !== 'new', nodes, true));
+            } else reads.push(this.readApart(dir, { ...node }, parentOf(node), nodes, true));
             break;
           }
           case 'large':
-            reads.push(this.readApart(dir, entry.node, entry.changed, nodes, false));
+            reads.push(this.readApart(dir, entry.node, parentOf(entry.node), nodes, false));
             break;
           case 'dir':
-            folders.push({
-              node: entry.node,
-              prev: parent?.get(nodeNameBytes(entry.node).toString('binary')),
-            });
+            folders.push({ node: entry.node, prev: parentOf(entry.node) });
             break;
           case 'link':
             nodes.push(entry.node);
@@ -264,12 +262,12 @@ export class Archiver {
   /**
    * Reads one file on its own (a large file, or one whose stored content turned out incomplete) and adds
    * its node to `nodes`. `unskipped` sends every blob: a read that skipped a blob the repository turns
-   * out not to hold (a filter hit is a hint) is made again so.
+   * out not to hold (a filter hit is a hint) is made again so. `prev` is the parent snapshot's node.
    */
   private async readApart(
     dir: Buffer,
     node: TreeNode,
-    hadParent: boolean,
+    prev: TreeNode | undefined,
     nodes: TreeNode[],
     unskipped: boolean,
   ): Promise<void> {
@@ -283,14 +281,14 @@ export class Archiver {
       }),
     );
     if (read.node && !unskipped && !this.allStored(read.node.content))
-      return this.readApart(dir, read.node, hadParent, nodes, true);
+      return this.readApart(dir, read.node, prev, nodes, true);
     if (read.warning) {
       if (read.warning.error) this.result.errors++;
       this.opts.onWarning?.({ path: read.warning.path, message: read.warning.message });
     }
     if (!read.node) return;
     nodes.push(read.node);
-    this.countFile(hadParent ? 'changed' : 'new', read.node.size);
+    this.countFile(readOutcome(prev, read.node), read.node.size);
   }
 
   /** Reads, chunks and stores a file on this thread (no workers). */

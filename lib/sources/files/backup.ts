@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { PROGRAM } from '../../repo/program';
@@ -5,6 +6,7 @@ import type { Repository } from '../../repo/repository';
 import type { Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import { withWriteSession } from '../write-session';
 import { type ArchiveOptions, Archiver } from './archiver';
+import { SourcePathError } from './errors';
 
 export interface FileBackupOptions extends Omit<ArchiveOptions, 'parentTree'> {
   /** Source name; snapshots of one source form one history (parent, retention). */
@@ -44,6 +46,7 @@ export async function backupFiles(
   const now = opts.now ?? (() => new Date());
   const absolute = [...new Set(paths.map((p) => resolve(p)))].sort();
   const source = opts.source ?? defaultSourceName(absolute);
+  await assertSourcePaths(absolute);
   return withWriteSession(
     repo,
     { dataClass: opts.dataClass, onDamage: opts.onDamage },
@@ -88,6 +91,29 @@ export async function backupFiles(
       return { snapshotId, snapshot, parent };
     },
   );
+}
+
+/**
+ * Refuses source paths that are not there, naming each: a mistyped path must not become an empty
+ * snapshot that looks like a backup. lstat, not stat: a symlink given as a path is stored as the link.
+ */
+export async function assertSourcePaths(paths: readonly string[]): Promise<void> {
+  const problems: { path: string; message: string }[] = [];
+  for (const path of paths) {
+    try {
+      await lstat(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push({
+        path,
+        message:
+          code === 'ENOENT' || code === 'ENOTDIR'
+            ? 'does not exist'
+            : `cannot be looked at (${code ?? (err as Error).message})`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new SourcePathError(problems);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -36,6 +36,17 @@ export function unchangedSince(prev: TreeNode, now: TreeNode): boolean {
 }
 
 /**
+ * How a file that was read counts in a snapshot's summary: `new` without a parent node, `unmodified` when
+ * its metadata and its content list are the parent's (a file --force re-read, or one whose stored blobs
+ * had to be stored again), `changed` otherwise. What was read decides, not why it was read.
+ */
+export function readOutcome(prev: TreeNode | undefined, now: TreeNode): 'new' | 'changed' | 'unmodified' {
+  if (!prev) return 'new';
+  const same = unchangedSince(prev, now) && (prev.content ?? []).join() === (now.content ?? []).join();
+  return same ? 'unmodified' : 'changed';
+}
+
+/**
  * True when every field of `now` (a node fresh from nodeFromStats) equals the parent's: the parent's node
  * can stand for it as it is, content list included.
  */

@@ -6,6 +6,7 @@ import type { ExcludeMatcher } from './excludes';
 import {
   isSourceFileError,
   nodeFromStats,
+  readOutcome,
   sameNodeAs,
   sourceErrorMessage,
   unchangedSince,
@@ -38,7 +39,7 @@ export type ScanEntry =
   /** An unchanged file whose parent node (names[index]'s) stands as it is, content list included. */
   | { kind: 'same'; index: number }
   /** A regular file left for the caller to read (its node holds the stat, no content yet). */
-  | { kind: 'large'; node: TreeNode; changed: boolean }
+  | { kind: 'large'; node: TreeNode }
   /** A folder, for the caller to walk; a symlink, complete. */
   | { kind: 'dir' | 'link'; node: TreeNode }
   /** A path that was skipped or stored as read, and why; `error` counts it as not backed up faithfully. */
@@ -116,14 +117,14 @@ async function scanEntry(
     node.size = prev.size;
     return { kind: 'file', node, outcome: 'unmodified' };
   }
-  if (node.size >= job.largeFileBytes) return { kind: 'large', node, changed: prev !== undefined };
+  if (node.size >= job.largeFileBytes) return { kind: 'large', node };
   const read = await readFileEntry(path, node, {
     read: deps.readFile,
     stat: (p) => lstatSync(p, { bigint: true }),
     beforeRead: deps.beforeRead,
   });
   if (!read.node) return read.warning;
-  const file: ScanEntry = { kind: 'file', node: read.node, outcome: prev ? 'changed' : 'new' };
+  const file: ScanEntry = { kind: 'file', node: read.node, outcome: readOutcome(prev, read.node) };
   // A file stored as read though it changed meanwhile comes with its warning.
   return read.warning ? [file, read.warning] : file;
 }

@@ -5,6 +5,12 @@ import type { BlobId } from '../../repo/ids';
 import { Lock } from '../../repo/lock';
 import type { Repository } from '../../repo/repository';
 import type { PgBaseBackupInfo, SnapshotRecord } from '../../repo/snapshot';
+import {
+  describeFilter,
+  isEmptyFilter,
+  matchesFilter,
+  type SnapshotFilter,
+} from '../../repo/snapshot-filter';
 import { nodeDisplayName, type TreeNode } from '../../repo/tree';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { Restorer, RestoreTargetError } from '../files/restorer';
@@ -19,6 +25,8 @@ export interface PgRestoreOptions {
   target: string;
   /** A snapshot id (prefix) or "latest"; "latest" with a time or LSN target means the newest that fits. */
   snapshot?: string;
+  /** Tags, host, paths: which of the source's base backups "latest" chooses among. */
+  filter?: SnapshotFilter;
   recoveryTarget: RecoveryTarget;
   action: TargetAction;
   /** restore_command for the restored server (zapas pg wal-fetch with this repository). */
@@ -47,13 +55,18 @@ export async function restorePostgres(repo: Repository, opts: PgRestoreOptions):
   const lock = await Lock.acquire(repo, 'shared');
   try {
     const snapshots = await repo.listSnapshots();
-    const bases = baseBackupsOf(snapshots, opts.source);
+    const filter = opts.filter ?? {};
+    const bases = baseBackupsOf(snapshots, opts.source).filter((s) => matchesFilter(s.snapshot, filter));
+    if (bases.length === 0 && !isEmptyFilter(filter))
+      throw new RecoveryTargetError(
+        `no base backup of source "${opts.source}" matching ${describeFilter(filter)}`,
+      );
     const archive = new WalArchive(repo, opts.source);
     const end = archiveEndOf(await archive.list());
     const lastArchivedAt = end.lastSegment ? (await archive.fetch(end.lastSegment))?.archivedAt : undefined;
     let candidates: SnapshotRecord[] = bases;
     if (opts.snapshot && opts.snapshot !== 'latest') {
-      const chosen = await repo.findSnapshot(opts.snapshot);
+      const chosen = await repo.findSnapshot(opts.snapshot, filter);
       if (chosen.snapshot.source !== opts.source || chosen.snapshot.postgres?.kind !== 'base')
         throw new RecoveryTargetError(
           `snapshot ${chosen.id.slice(0, 8)} is not a base backup of source "${opts.source}"`,

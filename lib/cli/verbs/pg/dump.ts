@@ -23,7 +23,7 @@ export const pgDump: Verb = {
         collect,
         [],
       )
-      .option('-j, --jobs <n>', 'pg_dump jobs in parallel', intOption('--jobs'), 2)
+      .option('-j, --jobs <n>', 'pg_dump jobs in parallel', intOption('--jobs', { min: 1 }), 2)
       .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
       .option(...PG_BIN_OPTION)
       .option('--json', 'print the summary as JSON'),

@@ -16,7 +16,7 @@ export const pgRestoreDump: Verb = {
       .option('--table <name>', 'restore only this table (repeatable)', collect, [])
       .option('--schema <name>', 'restore only this schema (repeatable)', collect, [])
       .option('--target-db <db>', 'restore into this database on the server (made if absent)')
-      .option('-j, --jobs <n>', 'pg_restore jobs in parallel', intOption('--jobs'), 2)
+      .option('-j, --jobs <n>', 'pg_restore jobs in parallel', intOption('--jobs', { min: 1 }), 2)
       .option(...PG_BIN_OPTION)
       .option('--json', 'print the summary as JSON'),
   exits: [0, 1, 2, 10, 11, 12],

@@ -9,6 +9,7 @@ import { formatBytes } from '../../format';
 import { printJson } from '../../io';
 import { ProgressLine } from '../../progress';
 import { selfCommand } from '../../self';
+import { filterOf, snapshotFilterOptions } from '../../snapshot-options';
 import { collect, type Verb, type VerbOptions } from '../../verb';
 import { pgSource, SOURCE_OPTION } from './source';
 
@@ -16,7 +17,7 @@ export const pgRestore: Verb = {
   name: 'restore',
   summary: 'restore a base backup into a new data directory, set to recover to a point in time',
   configure: (cmd) =>
-    cmd
+    snapshotFilterOptions(cmd, { source: false })
       .option(...SOURCE_OPTION)
       .requiredOption('-t, --target <dir>', 'the new data directory (must be empty or absent)')
       .option(
@@ -64,6 +65,7 @@ export const pgRestore: Verb = {
         source,
         target: opts.target as string,
         snapshot: opts.snapshot as string,
+        filter: filterOf(opts, { source: false }),
         recoveryTarget,
         action,
         restoreCommand,
