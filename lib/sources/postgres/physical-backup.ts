@@ -10,6 +10,7 @@ import { takeBaseBackup } from './base-backup-stream';
 import { pgSnapshot } from './pg-snapshot';
 import { connect, serverFacts } from './server';
 import { FileIngest, TarIngest } from './tar-ingest';
+import { WalArchive } from './wal-archive';
 import { parseLsn, segmentOfLsn } from './wal-names';
 
 /** Tag every base backup carries (and `zapas snapshots --tag pg-base` finds). */
@@ -60,6 +61,9 @@ export async function backupPostgres(repo: Repository, opts: PgBackupOptions): P
   } finally {
     await client.end().catch(() => undefined);
   }
+  // Before anything is read: a server of another cluster than the source's is refused (the first backup
+  // or WAL file of a source records its cluster).
+  await new WalArchive(repo, opts.source).identity.claim(facts.systemId, `the server being backed up`);
   if (facts.archiveMode === 'off')
     opts.onWarning?.(
       'archive_mode is off: the backup carries its own WAL (set wal_keep_size high enough for it) and restores to the moment it ended, but not to any later point in time',
