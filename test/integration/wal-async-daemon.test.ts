@@ -126,16 +126,18 @@ async function daemonEvents(spool: string): Promise<{ pid: number; event: string
     .map((m) => ({ pid: Number(m[1]), event: m[2]! }));
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Waits until process `pid` has ended. */
 async function gone(pid: number): Promise<void> {
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function daemonPid(spool: string): Promise<number> {
@@ -152,7 +154,7 @@ describe('wal-push --async: one daemon per spool', () => {
     const s = await setup();
     const watch = watchDaemons(s.spool);
     const names: string[] = [];
-    const holders: number[] = [];
+    const killed: number[] = [];
     try {
       for (let round = 0; round < ROUNDS; round++) {
         // Each round starts with no daemon (the last one SIGKILLed) and every call needing one.
@@ -162,23 +164,29 @@ describe('wal-push --async: one daemon per spool', () => {
         for (const [i, r] of results.entries())
           if (r.code !== 0) throw new Error(`${batch[i]}: exit ${r.code}: ${r.stderr}`);
         const pid = await daemonPid(s.spool);
-        holders.push(pid);
-        process.kill(pid, 'SIGKILL');
+        // On a loaded machine the daemon may have gone idle and ended already.
+        if (alive(pid)) {
+          process.kill(pid, 'SIGKILL');
+          killed.push(pid);
+        }
         await gone(pid);
       }
     } finally {
       const { pids, most } = watch.stop();
-      // Never two at once, and one start per round: no storm of short-lived starts (the log counts
-      // every start, even one that lost the lock and exited at once; the sampler sees them too).
+      // Never two at once.
       expect(most).toBe(1);
+      // No storm of short-lived starts: every daemon started held the lock (none was started beside a
+      // running one only to lose the lock and exit; the log counts those too), about one per round.
       const events = await daemonEvents(s.spool);
       const starts = events.filter((e) => e.event === 'started in daemon mode').map((e) => e.pid);
-      expect(starts).toEqual(holders);
-      expect([...pids].sort()).toEqual([...holders].sort());
+      const holds = events.filter((e) => e.event === 'holds the lock').map((e) => e.pid);
+      expect(holds).toEqual(starts);
+      expect(starts.length).toBeGreaterThanOrEqual(ROUNDS);
+      expect(starts.length).toBeLessThanOrEqual(2 * ROUNDS);
+      for (const pid of killed) expect(starts).toContain(pid);
+      // The sampler, independent of the log, saw no daemon that the log does not name.
+      expect([...pids].filter((p) => !starts.includes(p))).toEqual([]);
     }
-    // Lock holders one after another (a SIGKILLed one logs no exit: the next start follows its death).
-    const holds = (await daemonEvents(s.spool)).filter((e) => e.event === 'holds the lock').map((e) => e.pid);
-    expect(holds).toEqual(holders);
     const repo = await Repository.open(new FsStorage(s.repoDir), testKey());
     const archived = new Set((await new WalArchive(repo, 'db').list()).map((e) => e.name));
     expect(names.filter((n) => !archived.has(n))).toEqual([]);
@@ -201,7 +209,7 @@ describe('wal-push --async: one daemon per spool', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     const next = await daemonPid(s.spool);
     expect(next).not.toBe(killed);
-    process.kill(next, 'SIGTERM');
+    if (alive(next)) process.kill(next, 'SIGTERM');
   }, 60_000);
 
   it('a daemon that cannot open the repository fails archive_command at once, with its reason', async () => {
@@ -222,7 +230,7 @@ describe('wal-push --async: one daemon per spool', () => {
     expect((await archiveCommand(s, name!, { UNRELATED_TOKEN: 'hush', LC_ALL: 'C.UTF-8' })).code).toBe(0);
     const pid = await daemonPid(s.spool);
     const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    process.kill(pid, 'SIGTERM');
+    if (alive(pid)) process.kill(pid, 'SIGTERM');
     expect(environ).toContain(`ZAPAS_REPOSITORY=${s.repoDir}`);
     expect(environ).toContain('LC_ALL=C.UTF-8');
     expect(environ.filter((v) => v.startsWith('UNRELATED_TOKEN'))).toEqual([]);

@@ -28,8 +28,9 @@ type Database = import('node:sqlite').DatabaseSync;
  * file is not a lock) throw.
  */
 export async function tryLock(file: string, waitMs = 0): Promise<HeldLock | undefined> {
-  // Loaded here, not at start-up: only the archiving verbs need it.
-  const { DatabaseSync } = await import('node:sqlite');
+  // Loaded here, not at start-up: only the archiving verbs need it. Not by import(): the self-contained
+  // executable has no dynamic import ("A dynamic import callback was not specified").
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
   let db: Database | undefined;

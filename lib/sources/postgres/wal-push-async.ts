@@ -50,9 +50,11 @@ const DAEMON_LOCK = 'daemon.lock';
 /** Held by the archive_command that is starting a daemon, until the daemon holds its lock. */
 const START_LOCK = 'start.lock';
 /**
- * The pid of the daemon holding the lock, written once it holds it. The lock says whether a daemon runs;
- * this file says which one, so that the archive_command that started it knows its own holds the lock:
- * a lock found taken might be another archive_command looking at it for an instant.
+ * The pid of the daemon holding the lock, written once it holds it and has opened the repository. The
+ * lock says whether a daemon runs; this file says which one is ready, so that the archive_command that
+ * started it knows its own holds the lock (a lock found taken might be another archive_command looking
+ * at it for an instant) and that it got past what fails at start (a wrong password, no repository): a
+ * daemon that ends before writing it is a failure to report, not a start.
  */
 const DAEMON_PID = 'daemon.pid';
 /** What each daemon did (started, held the lock, ended), and what it wrote to stdout and stderr. */
@@ -199,8 +201,8 @@ export async function runDaemon(
   let pushed = 0;
   try {
     await logLine(spool, 'holds the lock');
-    await writeAtomically(spool, DAEMON_PID, String(process.pid));
     const archive = new WalArchive(await openRepository(), source);
+    await writeAtomically(spool, DAEMON_PID, String(process.pid));
     const inFlight = new Set<string>();
     // Pushed by this daemon: PostgreSQL marks a file done only after archive_command answers, so it may
     // still look ready on the next scan.
