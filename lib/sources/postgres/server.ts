@@ -3,7 +3,7 @@ import { parseConninfo } from './conninfo';
 
 /** PostgreSQL could not be reached, refused us, or lacks what a backup needs. */
 export class PgServerError extends Error {
-  override readonly name = 'PgServerError';
+  override readonly name: string = 'PgServerError';
 }
 
 /** What a backup records about the server it came from. */
