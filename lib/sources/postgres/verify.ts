@@ -91,6 +91,7 @@ export async function verifyPostgres(repo: Repository, opts: PgVerifyOptions): P
           snapshot: chosen.id,
           recoveryTarget: { kind: 'immediate' },
           action: 'promote',
+          archiveMode: 'off',
           restoreCommand: opts.restoreCommand,
           tablespaceMapping: new Map(
             info.tablespaces.map((t) => [String(t.oid), join(scratch, 'tablespaces', String(t.oid))]),
