@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PgBaseBackupInfo } from '../../../lib/repo/snapshot';
 import { DataDirEntryError } from '../../../lib/sources/postgres/data-dir-files';
 import { restorePostgres } from '../../../lib/sources/postgres/physical-restore';
-import { type CraftedNode, craftSnapshot } from '../../support/hostile-tree';
+import type { CraftedNode } from '../../support/hostile-tree';
+import { baseBackupInfo, saveBaseBackup } from '../../support/pg-snapshots';
 import { makeTempRepo } from '../../support/repo';
 import { makeTempDir } from '../../support/temp';
 
@@ -30,27 +30,6 @@ async function world(root: string): Promise<Record<string, string>> {
   };
   await visit(root);
   return out;
-}
-
-/** A base backup's record, as pg backup writes it (one tablespace when asked). */
-function baseInfo(tablespace: boolean): PgBaseBackupInfo {
-  return {
-    kind: 'base',
-    type: 'full',
-    systemId: '7300000000000000001',
-    serverVersion: 150010,
-    timeline: 1,
-    segmentBytes: 16 * 1024 * 1024,
-    startLsn: '0/2000028',
-    stopLsn: '0/2000100',
-    startWal: '000000010000000000000002',
-    stopWal: '000000010000000000000002',
-    startTime: '2026-12-01T10:00:00.000Z',
-    stopTime: '2026-12-01T10:00:01.000Z',
-    label: 'hostile',
-    tablespaces: tablespace ? [{ oid: TABLESPACE_OID, name: 'ts', location: '/nowhere/ts' }] : [],
-    walIncluded: false,
-  };
 }
 
 const file = (name: string, text: string): CraftedNode => ({ name, type: 'file', data: Buffer.from(text) });
@@ -87,9 +66,8 @@ describe('pg restore writes into the restored data directory, never through its 
         type: 'dir',
         children: [{ name: String(TABLESPACE_OID), type: 'dir', children: [file('PG_VERSION_ts', '')] }],
       });
-    const id = await craftSnapshot(repo, tree);
-    const plain = await repo.findSnapshot(id);
-    await repo.saveSnapshot({ ...plain.snapshot, source: 'db', postgres: baseInfo(tablespace) });
+    const tablespaces = tablespace ? [{ oid: TABLESPACE_OID, name: 'ts', location: '/nowhere/ts' }] : [];
+    await saveBaseBackup(repo, 'db', tree, baseBackupInfo({ tablespaces }));
     const before = await world(outside);
     const restored = restorePostgres(repo, {
       source: 'db',

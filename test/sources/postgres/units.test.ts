@@ -190,9 +190,17 @@ describe('the recovery window', () => {
         first: segmentName(1, 3n),
         last: segmentName(1, 11n),
         segments: 6,
+        storedBytes: 6,
         gaps: [segmentName(1, 6n), segmentName(1, 9n)],
       },
-      { timeline: 2, first: segmentName(2, 8n), last: segmentName(2, 9n), segments: 2, gaps: [] },
+      {
+        timeline: 2,
+        first: segmentName(2, 8n),
+        last: segmentName(2, 9n),
+        segments: 2,
+        storedBytes: 2,
+        gaps: [],
+      },
     ]);
   });
 
