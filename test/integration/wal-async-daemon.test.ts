@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { Repository } from '../../lib/repo/repository';
 import { WalArchive } from '../../lib/sources/postgres/wal-archive';
 import { segmentName } from '../../lib/sources/postgres/wal-names';
 import { FsStorage } from '../../lib/storage/fs';
-import { type CliResult, cliEnv, spawnCli, ZAPAS_BIN } from '../support/cli';
+import { type CliResult, spawnCli } from '../support/cli';
 import { testKey } from '../support/repo';
 import { makeTempDir } from '../support/temp';
 import { fakeSegment } from '../support/wal-segments';
@@ -50,7 +49,7 @@ async function addSegments(s: Setup, from: number, count: number): Promise<strin
 }
 
 /** Niceness of the archive_command processes (and so of the daemons they start). */
-const NICENESS = '10';
+const NICENESS = 10;
 
 /**
  * archive_command: `zapas pg wal-push --async … %p`, run niced (see watchDaemons); on success the file is
@@ -58,18 +57,7 @@ const NICENESS = '10';
  */
 function archiveCommand(s: Setup, name: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const args = ['pg', 'wal-push', '--async', '--spool', s.spool, '--source', 'db', join(s.walDir, name)];
-  return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn('nice', ['-n', NICENESS, process.execPath, ZAPAS_BIN, ...args], {
-      env: cliEnv({ ...s.env, ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  }).then(async (r) => {
+  return spawnCli(args, { ...s.env, ...env }, { niceness: NICENESS }).then(async (r) => {
     // As the server does once archive_command answers 0.
     if (r.code === 0) {
       const status = join(s.walDir, 'archive_status');
