@@ -48,18 +48,17 @@ function refused(entry: string, what: string): DataDirEntryError {
 }
 
 /** Appends `text` to `file` (made 0600 when absent). */
-export async function appendToEntry(file: string, text: string): Promise<void> {
-  const handle = await openEntry(file, O_WRONLY | O_CREAT | O_APPEND);
-  try {
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
+export function appendToEntry(file: string, text: string): Promise<void> {
+  return writeThrough(file, O_APPEND, text);
 }
 
 /** Replaces the content of `file` (made 0600 when absent). */
-export async function writeEntry(file: string, text: string): Promise<void> {
-  const handle = await openEntry(file, O_WRONLY | O_CREAT | O_TRUNC);
+export function writeEntry(file: string, text: string): Promise<void> {
+  return writeThrough(file, O_TRUNC, text);
+}
+
+async function writeThrough(file: string, how: number, text: string): Promise<void> {
+  const handle = await openEntry(file, O_WRONLY | O_CREAT | how);
   try {
     await handle.writeFile(text);
   } finally {
