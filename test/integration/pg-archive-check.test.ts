@@ -118,6 +118,33 @@ describePg('broken WAL archiving is found and named', () => {
     expect(senders).toBe('0');
   }, 60_000);
 
+  it('pg backup still gives up when its watching connection is ended under it', async () => {
+    const started = Date.now();
+    const backup = zapasAsPg(repo, [
+      'pg',
+      'backup',
+      '--source',
+      'broken',
+      '--pg',
+      broken.conninfo,
+      '--archive-timeout',
+      BACKUP_TIMEOUT,
+    ]);
+    // An administrator (or the server) ends zapas's ordinary connection while the backup waits.
+    let ended = '0';
+    for (let i = 0; i < 50 && ended === '0'; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      ended = await broken.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'zapas' AND backend_type = 'client backend'",
+      );
+    }
+    expect(ended).toBe('1');
+    const r = await backup;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/none was archived for 8 s \(--archive-timeout\): archive_command failed/);
+    expect(Date.now() - started).toBeLessThan(BACKUP_TIMEOUT_MS + 15_000);
+  }, 60_000);
+
   it("a second cluster's WAL, check and base backup are refused from the first one's source, naming both identifiers", async () => {
     const ours = await systemIdOf(good);
     const theirs = await systemIdOf(intruder);

@@ -62,6 +62,8 @@ export function describeArchiver(before: ArchiverState, now: ArchiverState): str
 export interface ArchiveWatchOptions {
   /** The connection to watch from (not the replication connection). */
   client: Client;
+  /** A new connection, when that one is lost (closed by the watch when it stops). */
+  reconnect: () => Promise<Client>;
   /** The walsender running the backup (its backend pid). */
   backendPid: () => number | undefined;
   timeoutMs: number;
@@ -83,15 +85,23 @@ export async function watchArchiveWait(opts: ArchiveWatchOptions): Promise<{ sto
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  // Undefined after a failed look: the next one connects again (a connection ended by the server, or by
+  // an administrator's pg_terminate_backend, must not leave the wait unwatched).
+  let client: Client | undefined = opts.client;
+  const drop = async () => {
+    const lost = client;
+    client = undefined;
+    if (lost && lost !== opts.client) await lost.end().catch(() => undefined);
+  };
 
   const look = async () => {
     const pid = opts.backendPid();
     if (pid === undefined) return;
-    const phase = (
-      await opts.client.query('SELECT phase FROM pg_stat_progress_basebackup WHERE pid = $1', [pid])
-    ).rows[0]?.phase as string | undefined;
+    client ??= await opts.reconnect();
+    const phase = (await client.query('SELECT phase FROM pg_stat_progress_basebackup WHERE pid = $1', [pid]))
+      .rows[0]?.phase as string | undefined;
     if (phase !== WAITING_PHASE) return;
-    const state = await archiverState(opts.client);
+    const state = await archiverState(client);
     const t = now();
     if (waitingSince === undefined) {
       waitingSince = t;
@@ -110,7 +120,7 @@ export async function watchArchiveWait(opts: ArchiveWatchOptions): Promise<{ sto
     if (t - progressAt < opts.timeoutMs) return;
     stopped = true;
     // The server would go on waiting (and keep a WAL sender) after we close the connection.
-    await opts.client.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
+    await client.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
     opts.onTimeout(
       new ArchiveTimeoutError(
         `the server waited ${Math.round((t - waitingSince) / 1000)} s for the WAL this backup needs to be archived, ` +
@@ -122,9 +132,8 @@ export async function watchArchiveWait(opts: ArchiveWatchOptions): Promise<{ sto
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = look()
-        .catch(() => undefined) // a failed look is tried again; the backup itself reports the server gone
-        .finally(schedule);
+      // A failed look is tried again on a new connection; the backup itself reports a server gone.
+      running = look().catch(drop).finally(schedule);
     }, WATCH_INTERVAL_MS);
   };
   schedule();
@@ -133,6 +142,7 @@ export async function watchArchiveWait(opts: ArchiveWatchOptions): Promise<{ sto
       stopped = true;
       if (timer) clearTimeout(timer);
       await running;
+      if (client !== opts.client) await drop();
     },
   };
 }

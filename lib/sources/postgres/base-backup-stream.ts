@@ -32,7 +32,7 @@ export interface BaseBackupRequest {
   /** The backend pid of the replication connection, once it is open (to watch it from another one). */
   onConnected?: (backendPid: number) => void;
   /** The server's notices and warnings ("waiting for required WAL segments to be archived"). */
-  onNotice?: (message: string) => void;
+  onNotice?: (message: string, severity: string) => void;
 }
 
 /** Lowest server version whose BASE_BACKUP speaks the framing this client reads (one COPY, typed messages). */
@@ -56,7 +56,7 @@ export async function takeBaseBackup(req: BaseBackupRequest): Promise<BaseBackup
     application_name: c.application_name ?? 'zapas',
     connectionTimeoutMillis: (c.connect_timeout ?? 10) * 1000,
   } as ConstructorParameters<typeof Client>[0]);
-  client.on('notice', (msg) => req.onNotice?.(msg.message ?? String(msg)));
+  client.on('notice', (msg) => req.onNotice?.(msg.message ?? String(msg), msg.severity ?? 'NOTICE'));
   try {
     await client.connect();
   } catch (err) {

@@ -112,7 +112,7 @@ async function backupFrom(
           conninfo: opts.conninfo,
           label: `zapas ${opts.source} ${startTime.toISOString()}`,
           includeWal,
-          onNotice: (m) => opts.onWarning?.(`the server says: ${m}`),
+          onNotice: passOn((m) => opts.onWarning?.(`the server says: ${m}`)),
           onArchive: (name) => {
             if (name === 'backup_manifest') {
               manifestIngest = new FileIngest(['base', name], common);
@@ -130,7 +130,12 @@ async function backupFrom(
           if (!common.sealer.midFile) common.sealer.flush();
           return Promise.allSettled(tars.map((t) => t.ingest.done()));
         },
-        { client, timeoutMs: opts.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS, onWarning: opts.onWarning },
+        {
+          client,
+          conninfo: opts.conninfo,
+          timeoutMs: opts.archiveTimeoutMs ?? DEFAULT_ARCHIVE_TIMEOUT_MS,
+          onWarning: opts.onWarning,
+        },
       );
       const results = await Promise.all(
         tars.map(async (t) => ({ name: t.name, tar: await t.ingest.done() })),
@@ -184,6 +189,19 @@ async function backupFrom(
   );
 }
 
+/**
+ * Which of the server's messages during a backup are worth saying: its warnings, and its notices once
+ * it has said it is waiting for WAL to be archived (then "all required WAL segments have been archived"
+ * tells the wait is over). Without a wait, that last notice comes at the end of every backup: not said.
+ */
+function passOn(say: (message: string) => void): (message: string, severity: string) => void {
+  let waited = false;
+  return (message, severity) => {
+    if (/waiting/i.test(message)) waited = true;
+    if (waited || severity !== 'NOTICE') say(message);
+  };
+}
+
 /** Members of base.tar kept in memory on the way: the restore needs to read them. */
 const CAPTURED = new Set(['backup_label', 'tablespace_map']);
 
@@ -195,12 +213,18 @@ const CAPTURED = new Set(['backup_label', 'tablespace_map']);
 async function takeBaseBackupWatched(
   req: Parameters<typeof takeBaseBackup>[0],
   settle: () => Promise<unknown>,
-  watch: { client: Client; timeoutMs: number; onWarning: ((m: string) => void) | undefined },
+  watch: {
+    client: Client;
+    conninfo: string;
+    timeoutMs: number;
+    onWarning: ((m: string) => void) | undefined;
+  },
 ): Promise<Awaited<ReturnType<typeof takeBaseBackup>>> {
   const abort = new AbortController();
   let backendPid: number | undefined;
   const watcher = await watchArchiveWait({
     client: watch.client,
+    reconnect: () => connect(watch.conninfo),
     backendPid: () => backendPid,
     timeoutMs: watch.timeoutMs,
     ...(watch.onWarning ? { onWaiting: watch.onWarning } : {}),
