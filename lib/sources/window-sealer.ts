@@ -125,6 +125,11 @@ export class WindowSealer {
     };
   }
 
+  /** True while a file is begun and not finished (flush would throw). */
+  get midFile(): boolean {
+    return Boolean(this.open);
+  }
+
   /** Sends what is gathered (the end of an archive): every file begun so far resolves once its jobs do. */
   flush(): void {
     if (this.open) throw new Error('the window sealer was flushed in the middle of a file');

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { lastJson } from '../support/cli';
+import { jsonLines, lastJson } from '../support/cli';
 import {
   archiveNow,
   makePgDir,
@@ -127,6 +127,31 @@ describePg('zapas pg backup and point-in-time restore', () => {
     expect(await restoreAndRead([])).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('a restored copy does not archive into the source (--archive-mode off, the default)', async () => {
+    const target = join(await makePgDir(), 'data');
+    const r = await zapasAsPg(repo, ['pg', 'restore', '--source', 'payments', '--target', target]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("archive_mode = 'off'");
+    // Started as it is: the backup's own postgresql.conf archives into "payments".
+    const copy = await RestoredServer.start(target, { env: repo.env, archive: true });
+    try {
+      expect(await copy.untilRecovered()).toBe('promoted');
+      expect(await copy.sql('SELECT timeline_id FROM pg_control_checkpoint()')).toBe('2');
+      expect(await copy.sql('SHOW archive_mode')).toBe('off');
+      await copy.sql('INSERT INTO orders VALUES (900, $$written by the copy$$)');
+      await copy.sql('SELECT pg_switch_wal()');
+      await sleep(1000);
+      expect(await copy.sql('SELECT archived_count + failed_count FROM pg_stat_archiver')).toBe('0');
+    } finally {
+      await copy.stop();
+    }
+    const listed = await zapasAsPg(repo, ['pg', 'backups', '--source', 'payments', '--json']);
+    const timelines = jsonLines(listed.stdout)
+      .filter((l) => l.messageType === 'wal')
+      .map((l) => l.timeline);
+    expect(timelines).toEqual([1]);
+  });
+
   it('after a PITR: the new timeline archives on, is backed up, and restores (from its own backup and, following it, from the old one)', async () => {
     const target = join(await makePgDir(), 'data');
     const r = await zapasAsPg(repo, [
@@ -139,13 +164,17 @@ describePg('zapas pg backup and point-in-time restore', () => {
       '--promote',
       '--time',
       marks.time!,
+      '--archive-mode',
+      'preserve',
     ]);
     expect(r.code).toBe(0);
-    // This one archives to the same source: its timeline 2 goes into the archive beside timeline 1.
+    // This one replaces the backed-up server and archives to the same source: its timeline 2 goes into
+    // the archive beside timeline 1.
     const branch = await RestoredServer.start(target, { env: repo.env, archive: true });
     try {
       expect(await branch.untilRecovered()).toBe('promoted');
       expect(await branch.sql('SELECT timeline_id FROM pg_control_checkpoint()')).toBe('2');
+      expect(await branch.sql('SHOW archive_mode')).toBe('on');
       await branch.sql('INSERT INTO orders VALUES (100, $$on timeline 2$$)');
       const b = await zapasAsPg(repo, [
         'pg',

@@ -59,14 +59,16 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
-/** Runs the real bundled command as a child process. */
+/** Runs the real bundled command as a child process (`niceness`: through nice -n). */
 export function spawnCli(
   args: readonly string[],
   extraEnv: NodeJS.ProcessEnv = {},
-  opts: { cwd?: string } = {},
+  opts: { cwd?: string; niceness?: number } = {},
 ): Promise<CliResult> {
+  const command = [process.execPath, ZAPAS_BIN, ...args];
+  if (opts.niceness !== undefined) command.unshift('nice', '-n', String(opts.niceness));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ZAPAS_BIN, ...args], {
+    const child = spawn(command[0]!, command.slice(1), {
       env: cliEnv(extraEnv),
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,6 +29,10 @@ export interface BaseBackupRequest {
   onArchive: (name: string, tablespacePath: string) => ArchiveConsumer;
   /** Ends the backup early (a reader failed: the server would otherwise wait for it forever). */
   signal?: AbortSignal;
+  /** The backend pid of the replication connection, once it is open (to watch it from another one). */
+  onConnected?: (backendPid: number) => void;
+  /** The server's notices and warnings ("waiting for required WAL segments to be archived"). */
+  onNotice?: (message: string, severity: string) => void;
 }
 
 /** Lowest server version whose BASE_BACKUP speaks the framing this client reads (one COPY, typed messages). */
@@ -52,6 +56,7 @@ export async function takeBaseBackup(req: BaseBackupRequest): Promise<BaseBackup
     application_name: c.application_name ?? 'zapas',
     connectionTimeoutMillis: (c.connect_timeout ?? 10) * 1000,
   } as ConstructorParameters<typeof Client>[0]);
+  client.on('notice', (msg) => req.onNotice?.(msg.message ?? String(msg), msg.severity ?? 'NOTICE'));
   try {
     await client.connect();
   } catch (err) {
@@ -59,6 +64,8 @@ export async function takeBaseBackup(req: BaseBackupRequest): Promise<BaseBackup
       cause: err,
     });
   }
+  const pid = (client as unknown as { processID?: number }).processID;
+  if (pid !== undefined) req.onConnected?.(pid);
   const sql =
     `BASE_BACKUP (LABEL ${literal(req.label)}, CHECKPOINT 'fast', WAIT true, WAL ${req.includeWal}, ` +
     `MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C', TABLESPACE_MAP true, PROGRESS false)`;

@@ -6,6 +6,7 @@ import type { BlobId } from '../../repo/ids';
 import type { Repository } from '../../repo/repository';
 import type { PgDumpInfo, Snapshot, SnapshotRecord } from '../../repo/snapshot';
 import type { WorkerPool } from '../../repo/worker-pool';
+import { childEnv } from '../child-env';
 import { ChunkSealer } from '../chunk-sealer';
 import { TreeBuilder } from '../tree-builder';
 import { withWriteSession } from '../write-session';
@@ -89,7 +90,10 @@ export async function dumpPostgres(
           ...(opts.excludeTableData ?? []).flatMap((t) => ['--exclude-table-data', t]),
         ];
         let stderr = '';
-        const tool = spawn(join(opts.bin, 'pg_dump'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        const tool = spawn(join(opts.bin, 'pg_dump'), args, {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: childEnv('pg-client'),
+        });
         tool.stderr!.on('data', (d) => {
           stderr += d;
         });

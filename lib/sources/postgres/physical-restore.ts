@@ -1,4 +1,4 @@
-import { chmod, chown, lchown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, readdir, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { IntegrityError } from '../../repo/errors';
 import type { BlobId } from '../../repo/ids';
@@ -14,8 +14,14 @@ import {
 import { nodeDisplayName, type TreeNode } from '../../repo/tree';
 import type { WorkerPool } from '../../repo/worker-pool';
 import { Restorer, RestoreTargetError } from '../files/restorer';
+import { DataDirEntryError, entryOwner, folderEntry, readEntry, writeEntry } from './data-dir-files';
 import { baseBackupsOf } from './physical-backup';
-import { recoveryLines, type TargetAction, writeRecoverySettings } from './recovery-settings';
+import {
+  type ArchiveMode,
+  recoveryLines,
+  type TargetAction,
+  writeRecoverySettings,
+} from './recovery-settings';
 import { archiveEndOf, chooseBaseBackup, type RecoveryTarget, RecoveryTargetError } from './recovery-target';
 import { WalArchive } from './wal-archive';
 
@@ -29,6 +35,8 @@ export interface PgRestoreOptions {
   filter?: SnapshotFilter;
   recoveryTarget: RecoveryTarget;
   action: TargetAction;
+  /** Whether the restored server archives (off: it does not push into the source; see ArchiveMode). */
+  archiveMode: ArchiveMode;
   /** restore_command for the restored server (zapas pg wal-fetch with this repository). */
   restoreCommand: string;
   /** Tablespace OID (or old location) → new location; others go back where they were. */
@@ -111,7 +119,7 @@ export async function restorePostgres(repo: Repository, opts: PgRestoreOptions):
       await linkTablespaces(target, tablespaces);
     }
     await ownLikeDataDir(target, target);
-    const settings = recoveryLines(opts.restoreCommand, opts.recoveryTarget, opts.action);
+    const settings = recoveryLines(opts.restoreCommand, opts.recoveryTarget, opts.action, opts.archiveMode);
     await writeRecoverySettings(target, settings);
     return {
       snapshotId: chosen.id,
@@ -155,7 +163,7 @@ async function refuseNonEmpty(folder: string): Promise<void> {
  * of the backup's PG_VERSION file (restored with its owner when run as root) and mode 0700.
  */
 async function ownLikeDataDir(dataDir: string, folder: string): Promise<void> {
-  const owner = await stat(join(dataDir, 'PG_VERSION')).catch(() => undefined);
+  const owner = await entryOwner(join(dataDir, 'PG_VERSION'));
   if (owner && process.getuid?.() === 0) await chown(folder, owner.uid, owner.gid);
   await chmod(folder, 0o700);
 }
@@ -170,11 +178,18 @@ async function linkTablespaces(
   tablespaces: readonly { oid: number; location: string }[],
 ): Promise<void> {
   const dir = join(dataDir, 'pg_tblspc');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const owner = await stat(join(dataDir, 'PG_VERSION')).catch(() => undefined);
+  // A pg_tblspc of the snapshot that links elsewhere would get the links there.
+  await folderEntry(dir);
+  const owner = await entryOwner(join(dataDir, 'PG_VERSION'));
   for (const t of tablespaces) {
     const link = join(dir, String(t.oid));
-    await symlink(t.location, link);
+    // symlink(2) never follows an entry of that name: one the snapshot holds is EEXIST, not replaced.
+    await symlink(t.location, link).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      throw new DataDirEntryError(
+        `${link} is in the restored snapshot already: refused (pg restore makes the tablespace links itself)`,
+      );
+    });
     if (owner && process.getuid?.() === 0) await lchown(link, owner.uid, owner.gid);
   }
 }
@@ -185,7 +200,7 @@ async function rewriteTablespaceMap(
   tablespaces: readonly { oid: number; from: string; location: string }[],
 ): Promise<void> {
   const file = join(dataDir, 'tablespace_map');
-  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const text = await readEntry(file);
   if (text === undefined) return;
   const moved = new Map(tablespaces.map((t) => [String(t.oid), t.location]));
   const lines = text
@@ -195,5 +210,5 @@ async function rewriteTablespaceMap(
       return m && moved.has(m[1]!) ? `${m[1]} ${moved.get(m[1]!)}` : line;
     })
     .join('\n');
-  await writeFile(file, lines);
+  await writeEntry(file, lines);
 }

@@ -1,10 +1,18 @@
-import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appendToEntry, writeEntry } from './data-dir-files';
 import type { RecoveryTarget } from './recovery-target';
 import { formatLsn } from './wal-names';
 
 /** What the restored server does once it reaches the target (recovery_target_action). */
 export type TargetAction = 'pause' | 'promote' | 'shutdown';
+
+/**
+ * Whether the restored server archives as the backed-up one did. `off`: archive_mode = off, because a
+ * restored copy keeps the backup's archive_command and would push its new timeline into the production
+ * source. `preserve`: the backup's settings stay (the restore replaces the server that archives there).
+ */
+export type ArchiveMode = 'off' | 'preserve';
+export const ARCHIVE_MODES: readonly ArchiveMode[] = ['off', 'preserve'];
 
 /** A value in postgresql.conf syntax: single-quoted, quotes doubled. */
 export function confString(value: string): string {
@@ -25,6 +33,7 @@ export function recoveryLines(
   restoreCommand: string,
   target: RecoveryTarget,
   action: TargetAction,
+  archiveMode: ArchiveMode,
 ): string[] {
   const values: Record<string, string> = {
     recovery_target: target.kind === 'immediate' ? 'immediate' : '',
@@ -40,12 +49,14 @@ export function recoveryLines(
     "recovery_target_timeline = 'latest'",
     ...ordered.map(([k, v]) => `${k} = ${confString(v)}`),
     `recovery_target_action = ${confString(target.kind === 'end' ? 'promote' : action)}`,
+    ...(archiveMode === 'off' ? ["archive_mode = 'off'"] : []),
   ];
 }
 
 /**
  * Makes a restored data directory recover when postgres starts on it: the settings go at the end of
- * postgresql.auto.conf (later lines win), and recovery.signal asks for targeted archive recovery.
+ * postgresql.auto.conf (later lines win), and recovery.signal asks for targeted archive recovery. Both
+ * came from the snapshot, which may have made them symlinks: written as entries (data-dir-files.ts).
  */
 export async function writeRecoverySettings(dataDir: string, lines: readonly string[]): Promise<void> {
   const block = [
@@ -54,8 +65,8 @@ export async function writeRecoverySettings(dataDir: string, lines: readonly str
     ...lines,
     '',
   ].join('\n');
-  await appendFile(join(dataDir, 'postgresql.auto.conf'), block, { mode: 0o600 });
-  await writeFile(join(dataDir, 'recovery.signal'), '', { mode: 0o600 });
+  await appendToEntry(join(dataDir, 'postgresql.auto.conf'), block);
+  await writeEntry(join(dataDir, 'recovery.signal'), '');
 }
 
 /**

@@ -8,6 +8,8 @@ export interface TimelineRange {
   first: string;
   last: string;
   segments: number;
+  /** What the segments take in the repository (compressed and sealed). */
+  storedBytes: number;
   /** The first missing segment of each hole between first and last. */
   gaps: string[];
 }
@@ -15,11 +17,14 @@ export interface TimelineRange {
 /** Per timeline, the segments archived and the holes between them. */
 export function timelineRanges(entries: readonly WalEntry[], segmentBytes?: number): TimelineRange[] {
   const byTimeline = new Map<number, bigint[]>();
+  const stored = new Map<number, number>();
   for (const e of entries) {
     if (walFileKind(e.name) !== 'segment') continue;
-    const list = byTimeline.get(timelineOf(e.name)) ?? [];
+    const timeline = timelineOf(e.name);
+    const list = byTimeline.get(timeline) ?? [];
     list.push(segmentNumber(e.name, segmentBytes));
-    byTimeline.set(timelineOf(e.name), list);
+    byTimeline.set(timeline, list);
+    stored.set(timeline, (stored.get(timeline) ?? 0) + e.size);
   }
   return [...byTimeline]
     .sort(([a], [b]) => a - b)
@@ -34,6 +39,7 @@ export function timelineRanges(entries: readonly WalEntry[], segmentBytes?: numb
         first: segmentName(timeline, numbers[0]!, segmentBytes),
         last: segmentName(timeline, numbers.at(-1)!, segmentBytes),
         segments: numbers.length,
+        storedBytes: stored.get(timeline) ?? 0,
         gaps,
       };
     });

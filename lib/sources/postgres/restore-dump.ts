@@ -7,6 +7,7 @@ import { Lock } from '../../repo/lock';
 import type { Repository } from '../../repo/repository';
 import { nodeDisplayName } from '../../repo/tree';
 import type { WorkerPool } from '../../repo/worker-pool';
+import { childEnv } from '../child-env';
 import { ExcludeMatcher } from '../files/excludes';
 import { Restorer } from '../files/restorer';
 import { withDbname } from './conninfo';
@@ -125,7 +126,7 @@ async function ensureSchemas(conninfo: string, schemas: readonly string[]): Prom
 /** Runs a PostgreSQL tool; its stdout, or a PgServerError with the last lines it wrote. */
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv('pg-client') });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

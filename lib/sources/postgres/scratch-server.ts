@@ -4,6 +4,7 @@ import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Client } from 'pg';
+import { childEnv } from '../child-env';
 import { connect, PgServerError } from './server';
 
 /** A throw-away postgres on a restored data directory: its own socket folder and port, no archiving. */
@@ -47,7 +48,11 @@ export class ScratchServer {
         '-c',
         `hba_file=${hba}`,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], ...(asRoot ? { uid: owner.uid, gid: owner.gid } : {}) },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: childEnv('pg-server'),
+        ...(asRoot ? { uid: owner.uid, gid: owner.gid } : {}),
+      },
     );
     const append = (d: Buffer) => {
       log = (log + d.toString()).slice(-64 * 1024);

@@ -3,7 +3,7 @@ import { parseConninfo } from './conninfo';
 
 /** PostgreSQL could not be reached, refused us, or lacks what a backup needs. */
 export class PgServerError extends Error {
-  override readonly name = 'PgServerError';
+  override readonly name: string = 'PgServerError';
 }
 
 /** What a backup records about the server it came from. */
@@ -38,6 +38,9 @@ export async function connect(conninfo: string): Promise<Client> {
   } catch (err) {
     throw new PgServerError(`cannot connect to PostgreSQL (${where(c)}): ${messageOf(err)}`, { cause: err });
   }
+  // A connection lost while idle (the server restarted under a backup that watches from this one) is an
+  // 'error' event, which would end the process with no listener; the next query on it fails instead.
+  client.on('error', () => undefined);
   return client;
 }
 

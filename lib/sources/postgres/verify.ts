@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Repository } from '../../repo/repository';
 import type { WorkerPool } from '../../repo/worker-pool';
+import { childEnv } from '../child-env';
 import { baseBackupsOf } from './physical-backup';
 import { restorePostgres } from './physical-restore';
 import { hasVerifyBackup, ScratchServer } from './scratch-server';
@@ -90,6 +91,7 @@ export async function verifyPostgres(repo: Repository, opts: PgVerifyOptions): P
           snapshot: chosen.id,
           recoveryTarget: { kind: 'immediate' },
           action: 'promote',
+          archiveMode: 'off',
           restoreCommand: opts.restoreCommand,
           tablespaceMapping: new Map(
             info.tablespaces.map((t) => [String(t.oid), join(scratch, 'tablespaces', String(t.oid))]),
@@ -226,7 +228,7 @@ async function runSqlChecks(
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv('pg-server') });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

@@ -4,6 +4,8 @@ import { open, seal } from '../../repo/crypto';
 import { IntegrityError, RepositoryError } from '../../repo/errors';
 import type { Repository } from '../../repo/repository';
 import { ObjectExistsError, ObjectNotFoundError } from '../../storage/errors';
+import { SourceIdentity } from './source-identity';
+import { readSegmentHeader } from './wal-header';
 import { walFileKind } from './wal-names';
 
 /** Folder of archived WAL: `wal/<stanza>/<timeline>/<file name>`. */
@@ -54,12 +56,15 @@ export interface WalEntry {
  */
 export class WalArchive {
   readonly stanza: string;
+  /** The cluster the source belongs to: every segment pushed must come from it. */
+  readonly identity: SourceIdentity;
 
   constructor(
     private readonly repo: Repository,
     readonly source: string,
   ) {
     this.stanza = stanzaOf(repo.keyring.macKey, source);
+    this.identity = new SourceIdentity(repo, source, `${WAL_PREFIX}${this.stanza}/`, this.stanza);
   }
 
   /** The storage name of a WAL file. */
@@ -70,10 +75,15 @@ export class WalArchive {
 
   /**
    * Archives a WAL file; durable when it resolves. The same name with the same content is "present" (a
-   * repeated archive_command after a crash); with other content it is a WalConflictError.
+   * repeated archive_command after a crash); with other content it is a WalConflictError. A segment must
+   * come from the source's cluster (its header's system identifier; the first one pushed or backed up
+   * records it): another cluster's is a SystemIdMismatchError.
    */
   async push(name: string, data: Buffer, now = new Date()): Promise<'stored' | 'present'> {
     const objectName = this.objectName(name);
+    const kind = walFileKind(name);
+    if (kind === 'segment' || kind === 'partial')
+      await this.identity.claim(readSegmentHeader(name, data).systemId, `WAL file ${name}`, now);
     const sha = createHash('sha256').update(data).digest();
     const stored = await this.existingHash(objectName, name);
     if (stored) return this.sameOrConflict(name, stored, sha);

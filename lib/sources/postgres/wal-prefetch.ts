@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Repository } from '../../repo/repository';
+import { childEnv } from '../child-env';
 import { WalArchive } from './wal-archive';
 import { segmentName, segmentNumber, timelineOf, walFileKind } from './wal-names';
 
@@ -46,7 +47,7 @@ export async function requestAhead(spool: string, name: string, start: () => voi
 }
 
 export function spawnPrefetcher(argv: readonly string[], env: NodeJS.ProcessEnv): void {
-  spawn(argv[0]!, argv.slice(1), { detached: true, stdio: 'ignore', env }).unref();
+  spawn(argv[0]!, argv.slice(1), { detached: true, stdio: 'ignore', env: childEnv('zapas', env) }).unref();
 }
 
 async function daemonAlive(spool: string): Promise<boolean> {

@@ -92,12 +92,25 @@ describe('recovery settings', () => {
   });
 
   it('set every recovery target, empty ones first, so an inherited target never applies', () => {
-    const lines = recoveryLines('zapas pg wal-fetch %f %p', { kind: 'name', name: 'before-4' }, 'pause');
+    const lines = recoveryLines(
+      'zapas pg wal-fetch %f %p',
+      { kind: 'name', name: 'before-4' },
+      'pause',
+      'preserve',
+    );
     expect(lines[0]).toBe("restore_command = 'zapas pg wal-fetch %f %p'");
     const targets = lines.filter((l) => l.startsWith('recovery_target'));
     expect(targets.at(-2)).toBe("recovery_target_name = 'before-4'");
     expect(targets.filter((l) => l.endsWith("= ''"))).toHaveLength(4);
     expect(lines.at(-1)).toBe("recovery_target_action = 'pause'");
+  });
+
+  it('turn archiving off for a restored copy unless asked to preserve it', () => {
+    const end = { kind: 'end' } as const;
+    expect(recoveryLines('x %f %p', end, 'promote', 'off')).toContain("archive_mode = 'off'");
+    expect(recoveryLines('x %f %p', end, 'promote', 'preserve').some((l) => l.startsWith('archive'))).toBe(
+      false,
+    );
   });
 
   it('parse --time only with a zone', () => {
@@ -177,9 +190,17 @@ describe('the recovery window', () => {
         first: segmentName(1, 3n),
         last: segmentName(1, 11n),
         segments: 6,
+        storedBytes: 6,
         gaps: [segmentName(1, 6n), segmentName(1, 9n)],
       },
-      { timeline: 2, first: segmentName(2, 8n), last: segmentName(2, 9n), segments: 2, gaps: [] },
+      {
+        timeline: 2,
+        first: segmentName(2, 8n),
+        last: segmentName(2, 9n),
+        segments: 2,
+        storedBytes: 2,
+        gaps: [],
+      },
     ]);
   });
 

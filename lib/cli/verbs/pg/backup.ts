@@ -5,7 +5,14 @@ import { formatBytes, formatDuration } from '../../format';
 import { printJson } from '../../io';
 import { ProgressLine } from '../../progress';
 import { collect, type Verb } from '../../verb';
-import { PG_OPTION, pgConninfo, pgSource, SOURCE_OPTION } from './source';
+import {
+  ARCHIVE_TIMEOUT_OPTION,
+  PG_OPTION,
+  parseTimeout,
+  pgConninfo,
+  pgSource,
+  SOURCE_OPTION,
+} from './source';
 
 export const pgBackup: Verb = {
   name: 'backup',
@@ -16,6 +23,7 @@ export const pgBackup: Verb = {
       .option(...PG_OPTION)
       .option('--type <type>', 'full or incr (incr names the last base backup as its parent)', 'full')
       .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
+      .option(...ARCHIVE_TIMEOUT_OPTION)
       .option('--json', 'print the summary as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
   async run(_args, opts, ctx) {
@@ -24,6 +32,7 @@ export const pgBackup: Verb = {
       throw new UsageError(`--type must be full or incr, not "${type}"`);
     const source = pgSource(ctx, opts);
     const conninfo = pgConninfo(ctx, opts);
+    const archiveTimeoutMs = parseTimeout(opts.archiveTimeout as string, '--archive-timeout');
     const progress = new ProgressLine(ctx, 'pg backup');
     const result = await withRepoAndWorkers(ctx, (repo, pool) =>
       backupPostgres(repo, {
@@ -31,6 +40,7 @@ export const pgBackup: Verb = {
         source,
         conninfo,
         type,
+        archiveTimeoutMs,
         tags: opts.tag as string[],
         onWarning: (m) => {
           progress.done();

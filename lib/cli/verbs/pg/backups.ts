@@ -1,15 +1,17 @@
+import type { SnapshotRecord } from '../../../repo/snapshot';
 import { baseBackupsOf } from '../../../sources/postgres/physical-backup';
-import { backupWindows, timelineRanges } from '../../../sources/postgres/recovery-window';
+import { type BackupWindow, backupWindows, timelineRanges } from '../../../sources/postgres/recovery-window';
 import { WalArchive } from '../../../sources/postgres/wal-archive';
 import { openRepo } from '../../context';
-import { formatBytes, table } from '../../format';
+import { formatBytes, formatDuration, table } from '../../format';
 import { printJson } from '../../io';
 import type { Verb } from '../../verb';
 import { pgSource, SOURCE_OPTION } from './source';
 
 export const pgBackups: Verb = {
   name: 'backups',
-  summary: 'list base backups with their WAL range, and the archived WAL with its gaps (the recovery window)',
+  summary:
+    'list base backups (size, duration, server version, WAL range) and the archived WAL with its gaps (the recovery window)',
   configure: (cmd) => cmd.option(...SOURCE_OPTION).option('--json', 'print JSON'),
   exits: [0, 1, 2, 10, 12],
   async run(_args, opts, ctx) {
@@ -17,40 +19,75 @@ export const pgBackups: Verb = {
     const repo = await openRepo(ctx);
     const backups = baseBackupsOf(await repo.listSnapshots(), source);
     const archive = new WalArchive(repo, source);
-    const ranges = timelineRanges(
-      await archive.list(),
-      backups[0]?.snapshot.postgres?.kind === 'base' ? backups[0].snapshot.postgres.segmentBytes : undefined,
-    );
+    const segmentBytes =
+      backups[0]?.snapshot.postgres?.kind === 'base' ? backups[0].snapshot.postgres.segmentBytes : undefined;
+    const ranges = timelineRanges(await archive.list(), segmentBytes);
     const windows = backupWindows(backups, ranges);
+    const summaryOf = (w: BackupWindow) => backups.find((b) => b.id === w.id)!.snapshot.summary;
     if (opts.json) {
-      for (const w of windows)
+      for (const w of windows) {
+        const summary = summaryOf(w);
         printJson(ctx.io, {
           messageType: 'backup',
           snapshotId: w.id,
           ...w.info,
+          bytes: summary.bytesProcessed,
+          bytesAdded: summary.bytesAdded,
+          durationMs: summary.durationMs,
           restorableTo: w.reachable ?? null,
           missingWal: w.missing ?? null,
         });
+      }
       for (const r of ranges) printJson(ctx.io, { messageType: 'wal', ...r });
       return 0;
     }
-    const rows = windows.map((w) => [
-      w.id.slice(0, 8),
-      w.info.stopTime.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-      w.info.type,
-      String(w.info.timeline),
-      `${w.info.startLsn}–${w.info.stopLsn}`,
-      w.reachable ? `to ${w.reachable}` : `WAL MISSING: ${w.missing}`,
-    ]);
     ctx.io.stdout.write(
-      rows.length === 0
-        ? `no base backups of source "${source}"\n`
-        : table([['id', 'ended', 'type', 'timeline', 'LSN range', 'restorable'], ...rows]),
+      windows.length === 0 ? `no base backups of source "${source}"\n` : backupTable(windows, summaryOf),
     );
     for (const r of ranges)
       ctx.io.stdout.write(
-        `WAL timeline ${r.timeline}: ${r.first} … ${r.last} (${r.segments} segments, ${formatBytes(r.segments * 16 * 1024 * 1024)} before compression)${r.gaps.length ? `; GAPS at ${r.gaps.join(', ')}` : ''}\n`,
+        `WAL timeline ${r.timeline}: ${r.first} … ${r.last} (${r.segments} segments, ${formatBytes(r.storedBytes)} stored)${r.gaps.length ? `; GAPS at ${r.gaps.join(', ')}` : ''}\n`,
       );
     return 0;
   },
 };
+
+/** One line per base backup, under a header line; every line ends with a newline. */
+function backupTable(
+  windows: readonly BackupWindow[],
+  summaryOf: (w: BackupWindow) => SnapshotRecord['snapshot']['summary'],
+): string {
+  const rows = windows.map((w) => {
+    const summary = summaryOf(w);
+    return [
+      w.id.slice(0, 8),
+      w.info.stopTime.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      w.info.type,
+      String(w.info.timeline),
+      serverVersion(w.info.serverVersion),
+      formatBytes(summary.bytesProcessed),
+      formatBytes(summary.bytesAdded),
+      formatDuration(summary.durationMs),
+      `${w.info.startLsn}–${w.info.stopLsn}`,
+      w.reachable ? `to ${w.reachable}` : `WAL MISSING: ${w.missing}`,
+    ];
+  });
+  const header = [
+    'id',
+    'ended',
+    'type',
+    'timeline',
+    'server',
+    'size',
+    'added',
+    'took',
+    'LSN range',
+    'restorable',
+  ];
+  return `${table([header, ...rows])}\n`;
+}
+
+/** server_version_num as people write it: 150010 → 15.10. */
+function serverVersion(num: number): string {
+  return `${Math.floor(num / 10_000)}.${num % 10_000}`;
+}

@@ -1,6 +1,7 @@
 import type { Verb } from '../../verb';
 import { pgBackup } from './backup';
 import { pgBackups } from './backups';
+import { pgCheck } from './check';
 import { pgDump } from './dump';
 import { PG_GROUP } from './group';
 import { pgRestore } from './restore';
@@ -12,5 +13,5 @@ import { walPush } from './wal-push';
 /** `zapas pg …`: PostgreSQL base backups, WAL archiving, point-in-time restore, logical dumps. */
 export const pg: Verb = {
   ...PG_GROUP,
-  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch, pgDump, pgRestoreDump, pgVerify],
+  subverbs: [pgBackup, pgRestore, pgBackups, walPush, walFetch, pgDump, pgRestoreDump, pgVerify, pgCheck],
 };

@@ -1,6 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { restorePostgres } from '../../../sources/postgres/physical-restore';
-import { shellWord, type TargetAction } from '../../../sources/postgres/recovery-settings';
+import {
+  ARCHIVE_MODES,
+  type ArchiveMode,
+  shellWord,
+  type TargetAction,
+} from '../../../sources/postgres/recovery-settings';
 import type { RecoveryTarget } from '../../../sources/postgres/recovery-target';
 import { parseLsn } from '../../../sources/postgres/wal-names';
 import { repoUrl, type VerbContext, withRepoAndWorkers } from '../../context';
@@ -38,6 +43,11 @@ export const pgRestore: Verb = {
         [],
       )
       .option(
+        '--archive-mode <mode>',
+        'off: the restored server does not archive (a copy must not push its timeline into the source); preserve: it archives as the backed-up server did (it replaces that server)',
+        'off',
+      )
+      .option(
         '--restore-command <cmd>',
         'restore_command for the restored server (default: this zapas, this repository)',
       )
@@ -48,6 +58,9 @@ export const pgRestore: Verb = {
     const recoveryTarget = targetOf(opts);
     if (opts.promote && opts.pause) throw new UsageError('give --promote or --pause, not both');
     const action: TargetAction = opts.promote ? 'promote' : 'pause';
+    const archiveMode = opts.archiveMode as ArchiveMode;
+    if (!ARCHIVE_MODES.includes(archiveMode))
+      throw new UsageError(`--archive-mode must be ${ARCHIVE_MODES.join(' or ')}, not "${archiveMode}"`);
     const tablespaceMapping = new Map(
       (opts.tablespaceMapping as string[]).map((m) => {
         const at = m.indexOf('=');
@@ -68,6 +81,7 @@ export const pgRestore: Verb = {
         filter: filterOf(opts, { source: false }),
         recoveryTarget,
         action,
+        archiveMode,
         restoreCommand,
         tablespaceMapping,
         ...(pool ? { pool } : {}),

@@ -43,3 +43,22 @@ export const PG_BIN_OPTION = [
  * runs them once per WAL segment and each would otherwise derive the key anew.
  */
 export const WAL_KEY = { keyCache: true } as const;
+
+/** Milliseconds per unit of a --*-timeout value. */
+const TIMEOUT_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A timeout option: "90", "90s", "2m", "1m30s", "500ms" (a bare number is seconds); more than zero. */
+export function parseTimeout(text: string, option: string): number {
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)?/gy)];
+  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * TIMEOUT_UNITS_MS[p[2] ?? 's']!, 0);
+  if (parts.map((p) => p[0]).join('') !== text.trim() || parts.length === 0 || !(ms > 0))
+    throw new UsageError(`${option} wants a time such as 60s, 2m or 1m30s, not "${text}"`);
+  return ms;
+}
+
+/** The --archive-timeout option of pg backup and pg check. */
+export const ARCHIVE_TIMEOUT_OPTION = [
+  '--archive-timeout <time>',
+  'give up when no WAL has been archived for this long while waiting for it (e.g. 60s, 5m)',
+  '60s',
+] as const;

@@ -36,7 +36,7 @@ export const walPush: Verb = {
     const spool = resolve((opts.spool as string | undefined) ?? defaultSpool(source));
     if (opts.daemon) {
       if (!opts.walDir) throw new UsageError('--daemon needs --wal-dir');
-      await runDaemon(await openRepo(ctx, WAL_KEY), source, resolve(opts.walDir as string), spool);
+      await runDaemon(() => openRepo(ctx, WAL_KEY), source, resolve(opts.walDir as string), spool);
       return 0;
     }
     if (!path) throw new UsageError('give the path of the WAL file (%p)');
@@ -58,7 +58,7 @@ export const walPush: Verb = {
         '--wal-dir',
         resolve(dirname(path)),
       ];
-      const outcome = await pushThroughSpool(path, spool, () => spawnDaemon(argv, ctx.io.env));
+      const outcome = await pushThroughSpool(path, spool, () => spawnDaemon(argv, ctx.io.env, spool));
       if (outcome.ok) return 0;
       ctx.io.stderr.write(`zapas: ${basename(path)} not archived: ${outcome.message}\n`);
       return 1;
