@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
-import { runCli } from '../support/cli';
+import { runCli, spawnCli } from '../support/cli';
 import { startServe, until } from '../support/serve';
 import { makeTempDir } from '../support/temp';
 
@@ -98,7 +98,7 @@ sources:
 
   it('a job a killed process left running is queued again at restart and completes once', async () => {
     // What a process killed (kill -9) in the middle of a backup leaves in the catalog.
-    const state = join(dir, '.zapas-state', 'catalog.json');
+    const state = join(dir, '.zapas-state', 'catalog.db');
     const catalog = await EmbeddedCatalog.open(state);
     const { job } = await catalog.createJob({
       kind: 'backup',
@@ -109,6 +109,7 @@ sources:
     });
     await catalog.transition(job.id, 'queued', 'running', { worker: 'serve-dead' });
     await catalog.acquireLease('source:saves', job.id, 15 * 60 * 1000);
+    catalog.close();
     const restarted = await start();
     const { url } = restarted;
     try {
@@ -122,6 +123,25 @@ sources:
     }
     const env = { ZAPAS_REPOSITORY: join(dir, 'repo'), ZAPAS_PASSWORD: 'serve test password' };
     expect((await runCli(['check'], env)).code).toBe(0);
+  }, 60_000);
+
+  it('one serve per state folder: a second is refused, and one started after a kill -9 of the first is not', async () => {
+    const first = await start();
+    try {
+      const second = await spawnCli(['serve', '--config', config, '--port', '0'], {}, { cwd: dir });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(
+        `another zapas serve is using the state folder ${join(dir, '.zapas-state')}`,
+      );
+      // The first one is untouched by the attempt.
+      expect((await fetch(`${first.url}/v1/health`)).status).toBe(200);
+    } finally {
+      const exited = new Promise((r) => first.child.once('exit', r));
+      first.child.kill('SIGKILL');
+      await exited;
+    }
+    const next = await start();
+    expect(await next.stop()).toBe(0);
   }, 60_000);
 
   it('refuses a configuration with problems before listening (exit 2, the line named)', async () => {
