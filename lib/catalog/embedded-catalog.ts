@@ -5,7 +5,7 @@
  * a job's state, idempotent creates, leases, schedule slots — hold between processes sharing the file as
  * they do between callers in one: a writer waits for another's transaction (a bounded time), never
  * overwrites it. Finished jobs are pruned after the retention period (retention.ts): when opened, and
- * then at most once per PRUNE_INTERVAL_MS, by the first change after it.
+ * then at most once per PRUNE_INTERVAL_MS, just before the first change after it.
  *
  * Without a file the database is in memory (tests, benchmarks).
  */
@@ -229,11 +229,13 @@ export class EmbeddedCatalog implements Catalog {
     );
   }
 
-  /** A change, then the periodic prune once its interval has passed. */
+  /**
+   * A change, after the periodic prune once its interval has passed. The prune goes first: should it
+   * fail, the caller's change has not been made and its error says so truthfully.
+   */
   private change<T>(fn: () => T): T {
-    const result = this.write(fn);
     if (this.clock.now().getTime() - this.lastPruneMs >= PRUNE_INTERVAL_MS) this.prune();
-    return result;
+    return this.write(fn);
   }
 
   /** `fn` in one transaction that holds the write lock from its start: read, check and write, atomically. */

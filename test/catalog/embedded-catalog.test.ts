@@ -162,3 +162,27 @@ describe('embedded catalog retention', () => {
     }
   });
 });
+
+describe('embedded catalog: a periodic prune that fails', () => {
+  it('fails the change it came with before that change is made, so the error is the truth', async () => {
+    const file = join(await makeTempDir(), 'catalog.db');
+    let now = Date.parse('2026-12-02T10:00:00Z');
+    const clock = { now: () => new Date(now) };
+    const catalog = await EmbeddedCatalog.open(file, { clock });
+    try {
+      const { job } = await catalog.createJob(spec('old'));
+      await catalog.transition(job.id, 'queued', 'failed', { error: 'x' });
+      // Another tool's trigger refuses every delete: the prune fails, an insert would not.
+      const other = new DatabaseSync(file);
+      other.exec(
+        "CREATE TRIGGER refuse BEFORE DELETE ON jobs BEGIN SELECT RAISE(ABORT, 'deletes refused'); END",
+      );
+      other.close();
+      now += 31 * DAY_MS;
+      await expect(catalog.createJob(spec('new'))).rejects.toThrow(/deletes refused/);
+      expect(await catalog.listJobs('saves')).toEqual([expect.objectContaining({ id: job.id })]);
+    } finally {
+      catalog.close();
+    }
+  });
+});
