@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
-import { runCli, spawnCli } from '../support/cli';
+import { cliEnv, runCli, spawnCli, ZAPAS_BIN } from '../support/cli';
 import { startServe, until } from '../support/serve';
 import { makeTempDir } from '../support/temp';
 
@@ -143,6 +144,24 @@ sources:
     const next = await start();
     expect(await next.stop()).toBe(0);
   }, 60_000);
+
+  it('a SIGTERM the moment it announces its API stops it cleanly (exit 0), every time', async () => {
+    // Sent from the output handler itself, as a supervisor watching for the line would: the signal used
+    // to arrive before serve listened for it in about every second start, and Node's default killed it.
+    const TRIES = 10;
+    for (let i = 0; i < TRIES; i++) {
+      const child = spawn(process.execPath, [ZAPAS_BIN, 'serve', '--config', config, '--port', '0'], {
+        env: cliEnv({ ZAPAS_PASSWORD: undefined }),
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.includes('API on')) child.kill('SIGTERM');
+      });
+      const exit = await new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+      expect({ try: i, exit }).toEqual({ try: i, exit: { code: 0, signal: null } });
+    }
+  }, 90_000);
 
   it('refuses a configuration with problems before listening (exit 2, the line named)', async () => {
     const badConfig = join(dir, 'bad.yaml');

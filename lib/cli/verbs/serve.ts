@@ -15,6 +15,13 @@ export const serveVerb: Verb = {
       .option('--init', 'create configured folder repositories that do not exist yet'),
   exits: [0, 1, 2],
   async run(_args, opts, ctx) {
+    // Listening for the signals before anything is announced: a SIGTERM sent the moment the API line
+    // appears (a supervisor, a test) would otherwise meet Node's default action and kill the process
+    // mid-way, with the catalog and the state folder's lock left for the kernel to drop.
+    const stopped = new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
     const service = await LocalService.start({
       configFile: opts.config as string,
       host: opts.host as string,
@@ -31,14 +38,8 @@ export const serveVerb: Verb = {
     ctx.io.stdout.write(
       `zapas serve: API on ${service.url}/v1 (${Object.keys(service.config.sources).length} sources)\n`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        ctx.io.stderr.write(`${new Date().toISOString()} ${signal}: finishing running jobs, then stopping\n`);
-        resolve();
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
+    const signal = await stopped;
+    ctx.io.stderr.write(`${new Date().toISOString()} ${signal}: finishing running jobs, then stopping\n`);
     await service.stop();
     ctx.io.stderr.write(`${new Date().toISOString()} stopped\n`);
     return 0;
