@@ -166,8 +166,11 @@ sources:
   it('refuses a configuration with problems before listening (exit 2, the line named)', async () => {
     const badConfig = join(dir, 'bad.yaml');
     await writeFile(badConfig, 'version: 1\nrepositories: {}\nsources:\n  a: { type: files }\n');
+    const listening = process.listenerCount('SIGTERM');
     const r = await runCli(['serve', '--config', badConfig, '--port', '0']);
     expect(r.code).toBe(2);
+    // Run in this process: a start that failed leaves no signal listener behind.
+    expect(process.listenerCount('SIGTERM')).toBe(listening);
     expect(r.stderr).toMatch(/bad\.yaml:4:\d+: sources\.a/);
   });
 });
