@@ -1,6 +1,7 @@
 /**
  * The catalog of a state folder (`zapas serve --state`, default `.zapas-state`): the database
- * `catalog.db`. A folder an earlier zapas used holds `catalog.json` instead; the first open imports it
+ * `catalog.db`, in a folder made 0700 (tightened when an earlier zapas left it open to others). A
+ * folder an earlier zapas used holds `catalog.json` instead; the first open imports it
  * and keeps the old file aside as `catalog.json.imported`, so an upgrade keeps every job, lease, slot
  * and hold without a step by hand. The import is built in a separate file renamed into place when
  * complete, so a crash leaves either no database (the next open imports again) or a whole one.
@@ -11,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { EmbeddedCatalog, type EmbeddedCatalogOptions } from './embedded-catalog';
 import { CatalogError } from './errors';
 import { parseLegacyCatalog } from './legacy-json';
-import { syncFolder } from './sqlite-file';
+import { privateFolder, syncFolder } from './sqlite-file';
 
 export const CATALOG_FILE = 'catalog.db';
 /** The file of the catalog before it was a database. */
@@ -27,6 +28,7 @@ export async function openCatalogFolder(
 ): Promise<EmbeddedCatalog> {
   const file = join(dir, CATALOG_FILE);
   const legacy = join(dir, LEGACY_CATALOG_FILE);
+  privateFolder(dir);
   if (!existsSync(legacy)) return EmbeddedCatalog.open(file, opts);
   const text = readFileSync(legacy, 'utf8');
   const mark = `${LEGACY_CATALOG_FILE} sha256:${createHash('sha256').update(text).digest('hex')}`;

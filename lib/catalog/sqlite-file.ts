@@ -102,6 +102,16 @@ function tighten(file: string): void {
   if ((mode & 0o077) !== 0) chmodSync(file, PRIVATE_FILE_MODE);
 }
 
+/**
+ * Makes `dir` (created when missing) a folder only its owner can enter: for a folder zapas owns, such as a
+ * state folder, which an earlier zapas made with the umask's mode. Never for a folder the user merely
+ * named as the place of a file.
+ */
+export function privateFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, PRIVATE_DIR_MODE);
+}
+
 /** Makes the names in `dir` durable (a created or renamed file survives a crash of the machine). */
 export function syncFolder(dir: string): void {
   const fd = openSync(dir, 'r');

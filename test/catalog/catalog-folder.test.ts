@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCatalogFolder } from '../../lib/catalog/catalog-folder';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
@@ -164,4 +164,21 @@ describe('a state folder with the catalog.json of an earlier zapas', () => {
       expect(existsSync(join(dir, 'catalog.db'))).toBe(false);
     },
   );
+});
+
+describe('the state folder', () => {
+  it('is made 0700, and tightened when an earlier zapas left it open to others', async () => {
+    const root = await makeTempDir();
+    const fresh = join(root, 'new', '.zapas-state');
+    (await openCatalogFolder(fresh, { clock })).close();
+    expect((await stat(fresh)).mode & 0o777).toBe(0o700);
+
+    // What the JSON catalog's zapas made: a folder with the umask's mode, its file 0600.
+    const earlier = join(root, 'earlier', '.zapas-state');
+    await mkdir(earlier, { recursive: true });
+    await chmod(earlier, 0o755);
+    await writeFile(join(earlier, 'catalog.json'), JSON.stringify(legacy()), { mode: 0o600 });
+    (await openCatalogFolder(earlier, { clock })).close();
+    expect((await stat(earlier)).mode & 0o777).toBe(0o700);
+  });
 });

@@ -8,13 +8,19 @@
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { CatalogError } from '../../catalog/errors';
-import { createPrivateFile, isLockedBySomeoneElse, sqliteFailure } from '../../catalog/sqlite-file';
+import {
+  createPrivateFile,
+  isLockedBySomeoneElse,
+  privateFolder,
+  sqliteFailure,
+} from '../../catalog/sqlite-file';
 
 export const SERVE_LOCK_FILE = 'serve.lock';
 
 /** Holds the state folder `dir` for this process until `release()`; refuses when another process holds it. */
 export function lockStateFolder(dir: string): { release(): void } {
   const file = join(dir, SERVE_LOCK_FILE);
+  privateFolder(dir);
   createPrivateFile(file);
   const db = new DatabaseSync(file);
   try {
