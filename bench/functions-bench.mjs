@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleScript } from './bundle-script.mjs';
+import { bundleScript } from '../scripts/bundle-script.js';
 import { initMs, writeSection } from './results-section.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

@@ -1,6 +1,6 @@
 /**
  * A second process on an embedded catalog file, for test/catalog/catalog-processes.test.ts (bundled by
- * test/support/child-script.ts). Commands:
+ * scripts/bundle-script.js). Commands:
  *   write FILE              changes until killed, each reported on stdout ("<i>\n") once its call returned
  *   race FILE WORKER KEYS   over KEYS shared keys: create, start, claim a slot, take a lease, set its
  *                           field of the source's state (WORKER a, b or c); prints what it won as JSON

@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
 import { CatalogBusyError } from '../../lib/catalog/errors';
 import { jobIdOf } from '../../lib/catalog/jobs';
-import { bundleChild } from '../support/child-script';
+import { bundleScript } from '../../scripts/bundle-script';
 import { makeTempDir } from '../support/temp';
 
 /** The embedded catalog's file shared by processes: durable at return, one winner per conditional move. */
@@ -13,7 +13,7 @@ let dir = '';
 let child = '';
 beforeAll(async () => {
   dir = await makeTempDir('zapas-catalog-processes-');
-  child = await bundleChild(join(__dirname, 'catalog-child.ts'), dir);
+  child = await bundleScript(join(__dirname, 'catalog-child.ts'), join(dir, 'child.cjs'));
 });
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
