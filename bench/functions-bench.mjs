@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { bundleScript } from '../scripts/bundle-script.js';
 import { initMs, writeSection } from './results-section.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -27,15 +27,9 @@ for (const stage of readdirSync(path.join(ROOT, 'dist', 'functions'))) {
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'zapas-ingest-bench-'));
 const script = path.join(work, 'ingest-part.cjs');
-await build({
-  entryPoints: [path.join(ROOT, 'bench', 'ingest-part.ts')],
-  outfile: script,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
+await bundleScript(path.join(ROOT, 'bench', 'ingest-part.ts'), script, {
   external: ['@napi-rs/blake-hash'],
   nodePaths: [path.join(ROOT, 'node_modules')],
-  logLevel: 'warning',
 });
 const runs = [];
 for (let i = 0; i < 3; i++) {

@@ -16,6 +16,7 @@ import type { Queue } from '../../lib/pipeline/queues/queue';
 import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
 import { RepositoryOpener } from '../../lib/pipeline/repositories';
 import { DependencyGuard } from '../../lib/pipeline/resilience';
+import { parseDuration } from '../../lib/policy/duration';
 import type { Repository } from '../../lib/repo/repository';
 import { openStorage } from '../../lib/storage/open';
 import type { Storage } from '../../lib/storage/storage';
@@ -65,7 +66,9 @@ export function makeRuntime(env: NodeJS.ProcessEnv): Runtime {
     ...(region ? { region } : {}),
     ...(env[ENV.dynamodbEndpoint] ? { endpoint: env[ENV.dynamodbEndpoint] } : {}),
   });
-  const catalog = new DynamoCatalog(dynamo, required(env, ENV.catalogTable));
+  const catalog = new DynamoCatalog(dynamo, required(env, ENV.catalogTable), {
+    keepFinishedJobs: parseDuration(config.catalog.keepFinishedJobs),
+  });
   const sqs = sqsClient({
     ...(region ? { region } : {}),
     ...(env[ENV.sqsEndpoint] ? { endpoint: env[ENV.sqsEndpoint] } : {}),

@@ -2,13 +2,16 @@
  * The catalog on DynamoDB or YDB's DynamoDB-compatible document API: one table, keys `pk`/`sk`, one
  * global index (`gsi1`, projection ALL: YDB takes no other) for a source's jobs by time. Only the
  * operations both serve: single-item conditional Put/Update/Delete, Get, Query. No transactions, no
- * PartiQL, no parallel scan; expired items (`ttl`) are filtered on read, since TTL deletion may lag.
+ * PartiQL, no parallel scan. `ttl` (epoch seconds) lets the store delete what is done with: a lease a day
+ * after it expired (leases are judged by `expiresAt`, never by whether TTL has run), a finished job and an
+ * export's parts once the retention period has passed (retention.ts; the embedded catalog prunes alike).
  *
  * Items:  JOB#<id> / JOB            a job (gsi1: SOURCE#<source> / <createdAt>#<id>)
  *         LEASE#<name> / LEASE      a lease (owner, expiresAt)
  *         SOURCE#<source> / STATE   the source's state
  *         SOURCE#<source> / SLOT#<schedule>   the newest schedule slot with a job
  *         SOURCE#<source> / HOLD#<id>         a legal hold
+ *         JOB#<id> / PART#<index>             an export job's stored part
  */
 import {
   ConditionalCheckFailedException,
@@ -25,6 +28,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Duration } from '../policy/duration';
+import { type Clock, systemClock } from '../repo/clock';
 import type { Catalog, Hold, IngestPart, Lease, SourceState } from './catalog';
 import {
   type Job,
@@ -35,17 +40,31 @@ import {
   newJobRecord,
   StaleStateError,
 } from './jobs';
+import { DEFAULT_JOB_RETENTION, prunableAtSeconds } from './retention';
 
 export const GSI1 = 'gsi1';
+/** How long after its expiry a lease item may be deleted by TTL. */
+const LEASE_TTL_GRACE_SECONDS = 86_400;
+
+export interface DynamoCatalogOptions {
+  clock?: Clock;
+  /** How long finished jobs are kept (default DEFAULT_KEEP_FINISHED_JOBS): their `ttl`. */
+  keepFinishedJobs?: Duration;
+}
 
 export class DynamoCatalog implements Catalog {
   private readonly doc: DynamoDBDocumentClient;
+  private readonly clock: Clock;
+  private readonly keep: Duration;
 
   constructor(
     client: DynamoDBClient,
     readonly table: string,
+    opts: DynamoCatalogOptions = {},
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.clock = opts.clock ?? systemClock;
+    this.keep = opts.keepFinishedJobs ?? DEFAULT_JOB_RETENTION;
   }
 
   /** Creates the table when it is missing (tests, `zapas serve` on a local endpoint); the stacks make it in the cloud. */
@@ -84,13 +103,13 @@ export class DynamoCatalog implements Catalog {
     );
   }
 
-  async createJob(spec: NewJob, now = new Date()): Promise<{ job: Job; created: boolean }> {
+  async createJob(spec: NewJob, now = this.clock.now()): Promise<{ job: Job; created: boolean }> {
     const job = newJobRecord(spec, now);
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: jobItem(job),
+          Item: this.jobItem(job),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -120,7 +139,7 @@ export class DynamoCatalog implements Catalog {
     from: JobState,
     to: JobState,
     patch: JobPatch = {},
-    now = new Date(),
+    now = this.clock.now(),
   ): Promise<Job> {
     const read = await this.readJob(id);
     if (!read || read.job.state !== from) throw new StaleStateError(id, from, read?.job.state);
@@ -130,7 +149,7 @@ export class DynamoCatalog implements Catalog {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: jobItem(next, read.rev + 1),
+          Item: this.jobItem(next, read.rev + 1),
           ConditionExpression: '#state = :from AND rev = :seen',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':from': from, ':seen': read.rev },
@@ -180,7 +199,7 @@ export class DynamoCatalog implements Catalog {
     name: string,
     owner: string,
     ttlMs: number,
-    now = new Date(),
+    now = this.clock.now(),
   ): Promise<Lease | undefined> {
     const lease: Lease = { name, owner, expiresAt: now.getTime() + ttlMs };
     try {
@@ -191,7 +210,7 @@ export class DynamoCatalog implements Catalog {
             pk: `LEASE#${name}`,
             sk: 'LEASE',
             ...lease,
-            ttl: Math.ceil(lease.expiresAt / 1000) + 86_400,
+            ttl: Math.ceil(lease.expiresAt / 1000) + LEASE_TTL_GRACE_SECONDS,
           },
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
           ExpressionAttributeNames: { '#owner': 'owner' },
@@ -270,7 +289,14 @@ export class DynamoCatalog implements Catalog {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: `JOB#${part.jobId}`, sk: `PART#${String(part.index).padStart(6, '0')}`, ...part },
+        Item: {
+          pk: `JOB#${part.jobId}`,
+          sk: `PART#${String(part.index).padStart(6, '0')}`,
+          ...part,
+          // Nothing rewrites a part when its job ends, so it expires counted from when it was stored;
+          // its job's commit reads it well within the period.
+          ttl: prunableAtSeconds(this.clock.now().toISOString(), this.keep),
+        },
       }),
     );
   }
@@ -320,17 +346,19 @@ export class DynamoCatalog implements Catalog {
     );
     return r.Attributes !== undefined;
   }
-}
 
-function jobItem(job: Job, rev = 0): Record<string, unknown> {
-  return {
-    pk: `JOB#${job.id}`,
-    rev,
-    sk: 'JOB',
-    gsi1pk: `SOURCE#${job.source}`,
-    gsi1sk: `${job.createdAt}#${job.id}`,
-    ...job,
-  };
+  /** A job's item; a finished one carries the `ttl` after which the store may delete it. */
+  private jobItem(job: Job, rev = 0): Record<string, unknown> {
+    return {
+      pk: `JOB#${job.id}`,
+      rev,
+      sk: 'JOB',
+      gsi1pk: `SOURCE#${job.source}`,
+      gsi1sk: `${job.createdAt}#${job.id}`,
+      ...(job.endedAt ? { ttl: prunableAtSeconds(job.endedAt, this.keep) } : {}),
+      ...job,
+    };
+  }
 }
 
 function jobOf(item: Record<string, unknown>): Job {

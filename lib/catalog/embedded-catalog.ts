@@ -1,11 +1,19 @@
 /**
- * The catalog on one machine (`zapas serve`, the CLI): the same semantics as the DynamoDB adapter, kept
- * in memory and, with a file, written through after every change (a temporary file renamed over the
- * old one, so a crash leaves the previous state or the new one, never half of either).
+ * The catalog on one machine (`zapas serve`, tests): the DynamoDB adapter's semantics in a SQLite database
+ * (node:sqlite). Every change is one transaction that takes the write lock first (BEGIN IMMEDIATE), reads,
+ * checks and writes, and is durable when the call returns (sqlite-file.ts). So the conditional moves —
+ * a job's state, idempotent creates, leases, schedule slots — hold between processes sharing the file as
+ * they do between callers in one: a writer waits for another's transaction (a bounded time), never
+ * overwrites it. Finished jobs are pruned after the retention period (retention.ts): when opened, and
+ * then at most once per PRUNE_INTERVAL_MS, just before the first change after it.
+ *
+ * Without a file the database is in memory (tests, benchmarks).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { Duration } from '../policy/duration';
+import { type Clock, systemClock } from '../repo/clock';
 import type { Catalog, Hold, IngestPart, Lease, SourceState } from './catalog';
+import { ensureSchema, vetCatalog } from './embedded-schema';
 import {
   type Job,
   type JobPatch,
@@ -15,68 +23,81 @@ import {
   newJobRecord,
   StaleStateError,
 } from './jobs';
+import { DEFAULT_JOB_RETENTION, pruneBefore } from './retention';
+import { openDurable, sqliteFailure } from './sqlite-file';
 
-interface State {
-  version: 1;
-  jobs: Record<string, Job>;
-  leases: Record<string, Lease>;
-  sources: Record<string, SourceState>;
-  slots: Record<string, string>;
-  holds: Record<string, Hold>;
-  parts: Record<string, IngestPart>;
+/** How long a change waits for another process's transaction before it fails. */
+export const CATALOG_BUSY_TIMEOUT_MS = 5_000;
+/** How often finished jobs past the retention period are deleted, at most. */
+export const PRUNE_INTERVAL_MS = 3_600_000;
+
+export interface EmbeddedCatalogOptions {
+  clock?: Clock;
+  /** How long finished jobs are kept (default DEFAULT_KEEP_FINISHED_JOBS). */
+  keepFinishedJobs?: Duration;
+  busyTimeoutMs?: number;
 }
 
-const empty = (): State => ({
-  version: 1,
-  jobs: {},
-  leases: {},
-  sources: {},
-  slots: {},
-  holds: {},
-  parts: {},
-});
+/** All a catalog holds, as records: what an earlier catalog's file is imported as. */
+export interface CatalogRecords {
+  jobs: Job[];
+  leases: Lease[];
+  sources: SourceState[];
+  slots: { source: string; schedule: string; slot: string }[];
+  holds: Hold[];
+  parts: IngestPart[];
+}
+
+type Row = Record<string, unknown>;
 
 export class EmbeddedCatalog implements Catalog {
-  private writing: Promise<void> = Promise.resolve();
+  private readonly clock: Clock;
+  private readonly keep: Duration;
+  private readonly busyTimeoutMs: number;
+  private readonly sql: ReturnType<typeof statements>;
+  private lastPruneMs = Number.NEGATIVE_INFINITY;
 
   private constructor(
-    private readonly state: State,
-    private readonly file?: string,
-  ) {}
-
-  /** An embedded catalog, persisted in `file` when given (read back if it exists). */
-  static async open(file?: string): Promise<EmbeddedCatalog> {
-    if (!file) return new EmbeddedCatalog(empty());
-    let text: string | undefined;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (text === undefined) return new EmbeddedCatalog(empty(), file);
-    let state: State;
-    try {
-      state = JSON.parse(text) as State;
-    } catch (err) {
-      throw new Error(`catalog file ${file} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (state.version !== 1)
-      throw new Error(`catalog file ${file} has version ${state.version}, this zapas reads 1`);
-    return new EmbeddedCatalog({ ...empty(), ...state }, file);
+    private readonly db: DatabaseSync,
+    /** The file, for messages. */
+    readonly where: string,
+    opts: EmbeddedCatalogOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.keep = opts.keepFinishedJobs ?? DEFAULT_JOB_RETENTION;
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? CATALOG_BUSY_TIMEOUT_MS;
+    this.write(() => ensureSchema(db, where));
+    this.sql = statements(db);
   }
 
-  async createJob(spec: NewJob, now = new Date()): Promise<{ job: Job; created: boolean }> {
-    const job = newJobRecord(spec, now);
-    const existing = this.state.jobs[job.id];
-    if (existing) return { job: structuredClone(existing), created: false };
-    this.state.jobs[job.id] = job;
-    await this.persist();
-    return { job: structuredClone(job), created: true };
+  /** The catalog in `file` (created when missing), or in memory without one; finished jobs past retention are pruned. */
+  static async open(file?: string, opts: EmbeddedCatalogOptions = {}): Promise<EmbeddedCatalog> {
+    const busy = opts.busyTimeoutMs ?? CATALOG_BUSY_TIMEOUT_MS;
+    const db = file ? openDurable(file, busy, (d) => vetCatalog(d, file)) : new DatabaseSync(':memory:');
+    let catalog: EmbeddedCatalog;
+    try {
+      catalog = new EmbeddedCatalog(db, file ?? ':memory:', opts);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    catalog.prune();
+    return catalog;
+  }
+
+  async createJob(spec: NewJob, now = this.clock.now()): Promise<{ job: Job; created: boolean }> {
+    return this.change(() => {
+      const job = newJobRecord(spec, now);
+      const existing = this.sql.getJob.get(job.id);
+      if (existing) return { job: jobOf(existing), created: false };
+      this.putJob(job);
+      return { job, created: true };
+    });
   }
 
   async getJob(id: string): Promise<Job | undefined> {
-    const job = this.state.jobs[id];
-    return job ? structuredClone(job) : undefined;
+    const row = this.read(() => this.sql.getJob.get(id));
+    return row ? jobOf(row) : undefined;
   }
 
   async transition(
@@ -84,114 +105,211 @@ export class EmbeddedCatalog implements Catalog {
     from: JobState,
     to: JobState,
     patch: JobPatch = {},
-    now = new Date(),
+    now = this.clock.now(),
   ): Promise<Job> {
-    const current = this.state.jobs[id];
-    if (!current || current.state !== from) throw new StaleStateError(id, from, current?.state);
-    const next = movedJob(current, to, patch, now);
-    this.state.jobs[id] = next;
-    await this.persist();
-    return structuredClone(next);
+    return this.change(() => {
+      const row = this.sql.getJob.get(id);
+      const current = row ? jobOf(row) : undefined;
+      if (!current || current.state !== from) throw new StaleStateError(id, from, current?.state);
+      const next = movedJob(current, to, patch, now);
+      this.putJob(next);
+      return next;
+    });
   }
 
   async listJobs(source: string, opts: { limit?: number; state?: JobState } = {}): Promise<Job[]> {
-    const jobs = Object.values(this.state.jobs)
-      .filter((j) => j.source === source && (!opts.state || j.state === opts.state))
-      .sort((a, b) => (a.createdAt === b.createdAt ? cmp(b.id, a.id) : cmp(b.createdAt, a.createdAt)));
-    return structuredClone(opts.limit ? jobs.slice(0, opts.limit) : jobs);
+    const rows = this.read(() => this.sql.listJobs.all(source, opts.state ?? null, opts.limit || -1));
+    return rows.map(jobOf);
   }
 
   async acquireLease(
     name: string,
     owner: string,
     ttlMs: number,
-    now = new Date(),
+    now = this.clock.now(),
   ): Promise<Lease | undefined> {
-    const held = this.state.leases[name];
-    if (held && held.owner !== owner && held.expiresAt >= now.getTime()) return undefined;
-    const lease = { name, owner, expiresAt: now.getTime() + ttlMs };
-    this.state.leases[name] = lease;
-    await this.persist();
-    return { ...lease };
+    const lease: Lease = { name, owner, expiresAt: now.getTime() + ttlMs };
+    const taken = this.change(() =>
+      changed(this.sql.takeLease.run(name, owner, lease.expiresAt, now.getTime())),
+    );
+    return taken ? lease : undefined;
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    if (this.state.leases[name]?.owner !== owner) return;
-    delete this.state.leases[name];
-    await this.persist();
+    this.change(() => this.sql.releaseLease.run(name, owner));
   }
 
   async getSourceState(source: string): Promise<SourceState | undefined> {
-    const s = this.state.sources[source];
-    return s ? structuredClone(s) : undefined;
+    const row = this.read(() => this.sql.getSource.get(source));
+    return row ? recordOf<SourceState>(row) : undefined;
   }
 
   async updateSourceState(source: string, patch: Omit<Partial<SourceState>, 'source'>): Promise<SourceState> {
     const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-    const next = { ...this.state.sources[source], ...defined, source };
-    this.state.sources[source] = next;
-    await this.persist();
-    return structuredClone(next);
+    return this.change(() => {
+      const row = this.sql.getSource.get(source);
+      const next: SourceState = { ...(row ? recordOf<SourceState>(row) : {}), ...defined, source };
+      this.sql.putSource.run(source, JSON.stringify(next));
+      return next;
+    });
   }
 
   async claimScheduleSlot(source: string, schedule: string, slot: string): Promise<boolean> {
-    const key = `${source}\u0000${schedule}`;
-    const last = this.state.slots[key];
-    if (last !== undefined && last >= slot) return false;
-    this.state.slots[key] = slot;
-    await this.persist();
-    return true;
+    return this.change(() => changed(this.sql.claimSlot.run(source, schedule, slot)));
   }
 
   async putPart(part: IngestPart): Promise<void> {
-    this.state.parts[`${part.jobId}#${part.index}`] = structuredClone(part);
-    await this.persist();
+    this.change(() => this.sql.putPart.run(part.jobId, part.index, JSON.stringify(part)));
   }
 
   async listParts(jobId: string): Promise<IngestPart[]> {
-    return Object.values(this.state.parts)
-      .filter((p) => p.jobId === jobId)
-      .sort((a, b) => a.index - b.index)
-      .map((p) => structuredClone(p));
+    return this.read(() => this.sql.listParts.all(jobId)).map((r) => recordOf<IngestPart>(r));
   }
 
   async putHold(hold: Hold): Promise<void> {
-    this.state.holds[`${hold.source}\u0000${hold.id}`] = structuredClone(hold);
-    await this.persist();
+    this.change(() => this.sql.putHold.run(hold.source, hold.id, JSON.stringify(hold)));
   }
 
   async listHolds(source: string): Promise<Hold[]> {
-    return structuredClone(
-      Object.values(this.state.holds)
-        .filter((h) => h.source === source)
-        .sort((a, b) => cmp(a.id, b.id)),
-    );
+    return this.read(() => this.sql.listHolds.all(source)).map((r) => recordOf<Hold>(r));
   }
 
   async removeHold(source: string, id: string): Promise<boolean> {
-    const key = `${source}\u0000${id}`;
-    if (!this.state.holds[key]) return false;
-    delete this.state.holds[key];
-    await this.persist();
-    return true;
+    return this.change(() => changed(this.sql.removeHold.run(source, id)));
   }
 
-  /** Writes the state through (one write at a time, each with the state as it is when it runs). */
-  private persist(): Promise<void> {
-    const file = this.file;
-    if (!file) return Promise.resolve();
-    this.writing = this.writing
-      .catch(() => undefined)
-      .then(async () => {
-        await mkdir(dirname(file), { recursive: true });
-        const temp = `${file}.${process.pid}.tmp`;
-        await writeFile(temp, JSON.stringify(this.state), { mode: 0o600 });
-        await rename(temp, file);
-      });
-    return this.writing;
+  /** Deletes finished jobs (and their parts) that ended before the retention period; says how many. */
+  prune(now = this.clock.now()): number {
+    const before = pruneBefore(now, this.keep).toISOString();
+    const pruned = this.write(() => {
+      this.sql.prunePartsOf.run(before);
+      return Number(this.sql.pruneJobs.run(before).changes);
+    });
+    this.lastPruneMs = now.getTime();
+    return pruned;
+  }
+
+  /**
+   * Loads an earlier catalog's records in one transaction and notes `mark` (what they came from), or
+   * answers false without writing when the catalog already notes that mark.
+   */
+  importRecords(records: CatalogRecords, mark: string): boolean {
+    return this.write(() => {
+      if (this.sql.getMeta.get('imported')?.value === mark) return false;
+      for (const job of records.jobs) this.putJob(job);
+      for (const l of records.leases) this.sql.putLease.run(l.name, l.owner, l.expiresAt);
+      for (const s of records.sources) this.sql.putSource.run(s.source, JSON.stringify(s));
+      for (const s of records.slots) this.sql.claimSlot.run(s.source, s.schedule, s.slot);
+      for (const h of records.holds) this.sql.putHold.run(h.source, h.id, JSON.stringify(h));
+      for (const p of records.parts) this.sql.putPart.run(p.jobId, p.index, JSON.stringify(p));
+      this.sql.putMeta.run('imported', mark);
+      return true;
+    });
+  }
+
+  /** The mark of the earlier catalog imported into this one, if any. */
+  importedMark(): string | undefined {
+    const value = this.read(() => this.sql.getMeta.get('imported'))?.value;
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /** Closes the database (its write-ahead log is folded into the file). */
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  private putJob(job: Job): void {
+    this.sql.putJob.run(
+      job.id,
+      job.source,
+      job.state,
+      job.createdAt,
+      job.endedAt ?? null,
+      JSON.stringify(job),
+    );
+  }
+
+  /**
+   * A change, after the periodic prune once its interval has passed. The prune goes first: should it
+   * fail, the caller's change has not been made and its error says so truthfully.
+   */
+  private change<T>(fn: () => T): T {
+    if (this.clock.now().getTime() - this.lastPruneMs >= PRUNE_INTERVAL_MS) this.prune();
+    return this.write(fn);
+  }
+
+  /** `fn` in one transaction that holds the write lock from its start: read, check and write, atomically. */
+  private write<T>(fn: () => T): T {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw sqliteFailure(err, this.where, this.busyTimeoutMs);
+    }
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw sqliteFailure(err, this.where, this.busyTimeoutMs);
+    }
+  }
+
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw sqliteFailure(err, this.where, this.busyTimeoutMs);
+    }
   }
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+function statements(db: DatabaseSync) {
+  const s = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    getJob: s('SELECT record FROM jobs WHERE id = ?'),
+    putJob: s(
+      'INSERT OR REPLACE INTO jobs (id, source, state, created_at, ended_at, record) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    // Newest first; ?2 NULL: any state; ?3 -1: no limit (SQLite's LIMIT -1).
+    listJobs: s(
+      'SELECT record FROM jobs WHERE source = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3',
+    ),
+    pruneJobs: s('DELETE FROM jobs WHERE ended_at < ?'),
+    prunePartsOf: s('DELETE FROM parts WHERE job_id IN (SELECT id FROM jobs WHERE ended_at < ?)'),
+    // Taken when free, expired, or already the caller's (the DynamoDB adapter's condition).
+    takeLease: s(
+      `INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE leases.owner = excluded.owner OR leases.expires_at < ?4`,
+    ),
+    putLease: s('INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)'),
+    releaseLease: s('DELETE FROM leases WHERE name = ? AND owner = ?'),
+    getSource: s('SELECT record FROM sources WHERE source = ?'),
+    putSource: s('INSERT OR REPLACE INTO sources (source, record) VALUES (?, ?)'),
+    // Claimed when newer than the slot on record, once.
+    claimSlot: s(
+      `INSERT INTO slots (source, schedule, slot) VALUES (?1, ?2, ?3)
+       ON CONFLICT (source, schedule) DO UPDATE SET slot = excluded.slot WHERE slots.slot < excluded.slot`,
+    ),
+    putPart: s('INSERT OR REPLACE INTO parts (job_id, idx, record) VALUES (?, ?, ?)'),
+    listParts: s('SELECT record FROM parts WHERE job_id = ? ORDER BY idx'),
+    putHold: s('INSERT OR REPLACE INTO holds (source, id, record) VALUES (?, ?, ?)'),
+    listHolds: s('SELECT record FROM holds WHERE source = ? ORDER BY id'),
+    removeHold: s('DELETE FROM holds WHERE source = ? AND id = ?'),
+    getMeta: s('SELECT value FROM meta WHERE key = ?'),
+    putMeta: s('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+  };
+}
+
+function changed(result: { changes: number | bigint }): boolean {
+  return Number(result.changes) > 0;
+}
+
+function recordOf<T>(row: Row): T {
+  return JSON.parse(row.record as string) as T;
+}
+
+function jobOf(row: Row): Job {
+  return recordOf<Job>(row);
 }

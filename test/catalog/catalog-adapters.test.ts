@@ -1,12 +1,13 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
-import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
+import { parseDuration } from '../../lib/policy/duration';
 import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
-import { makeTempDir } from '../support/temp';
 
 /** What YDB's document API serves (docs/catalog.md): the DynamoDB adapter must keep to it. */
 const YDB_OPERATIONS = new Set([
@@ -112,46 +113,38 @@ describe('DynamoDB adapter', () => {
     await expect(catalog.acquireLease('l', 'o', 1000)).rejects.toThrow(/slow down/);
     mock.restore();
   });
-});
 
-describe('embedded catalog', () => {
-  it('persists every change to its file and reads it back after a restart', async () => {
-    const file = join(await makeTempDir(), 'catalog', 'catalog.json');
-    const first = await EmbeddedCatalog.open(file);
-    const { job } = await first.createJob({
-      kind: 'backup',
-      source: 'saves',
-      trigger: { kind: 'schedule', ref: '*/15 * * * *' },
-      priority: 7,
-      idempotencyKey: 'slot-1',
+  it('gives finished jobs and parts a ttl at the end of the retention period, unfinished jobs none', async () => {
+    const client = server.client();
+    const now = new Date('2026-12-02T10:00:00Z');
+    const catalog = new DynamoCatalog(client, 'ttl-shape', {
+      clock: { now: () => now },
+      keepFinishedJobs: parseDuration('7d'),
     });
-    await first.transition(job.id, 'queued', 'running', { worker: 'serve-1' });
-    await first.acquireLease('source:saves', 'serve-1', 60_000);
-    await first.claimScheduleSlot('saves', '*/15 * * * *', '2026-12-02T10:15Z');
-    const second = await EmbeddedCatalog.open(file);
-    expect(await second.getJob(job.id)).toMatchObject({ state: 'running', worker: 'serve-1', attempts: 1 });
-    expect(await second.acquireLease('source:saves', 'serve-2', 60_000)).toBeUndefined();
-    expect(await second.claimScheduleSlot('saves', '*/15 * * * *', '2026-12-02T10:15Z')).toBe(false);
-    expect(
+    await catalog.ensureTable(client);
+    const ttlOf = async (pk: string, sk: string) =>
       (
-        await second.createJob({
-          kind: 'backup',
-          source: 'saves',
-          trigger: { kind: 'schedule', ref: 'x' },
-          priority: 7,
-          idempotencyKey: 'slot-1',
-        })
-      ).created,
-    ).toBe(false);
-  });
-
-  it('a damaged catalog file is named, not silently replaced by an empty one', async () => {
-    const file = join(await makeTempDir(), 'catalog.json');
-    await writeFile(file, '{"version":1,"jobs":{');
-    await expect(EmbeddedCatalog.open(file)).rejects.toThrow(
-      new RegExp(`catalog file ${file} is not valid JSON`),
-    );
-    await writeFile(file, '{"version":2}');
-    await expect(EmbeddedCatalog.open(file)).rejects.toThrow(/has version 2, this zapas reads 1/);
+        await client.send(
+          new GetItemCommand({ TableName: 'ttl-shape', Key: { pk: { S: pk }, sk: { S: sk } } }),
+        )
+      ).Item?.ttl?.N;
+    const spec = (key: string) => ({
+      kind: 'backup' as const,
+      source: 's',
+      trigger: { kind: 'http' as const, ref: key },
+      priority: 1,
+      idempotencyKey: key,
+    });
+    const { job } = await catalog.createJob(spec('done'));
+    expect(await ttlOf(`JOB#${job.id}`, 'JOB')).toBeUndefined();
+    await catalog.transition(job.id, 'queued', 'running');
+    expect(await ttlOf(`JOB#${job.id}`, 'JOB')).toBeUndefined();
+    const ended = new Date('2026-12-03T00:00:00Z');
+    await catalog.transition(job.id, 'running', 'failed', { error: 'x' }, ended);
+    expect(Number(await ttlOf(`JOB#${job.id}`, 'JOB'))).toBe(ended.getTime() / 1000 + 7 * 86_400);
+    // The ttl is a store attribute: never part of the job read back.
+    expect(await catalog.getJob(job.id)).not.toHaveProperty('ttl');
+    await catalog.putPart({ jobId: job.id, index: 0, of: 1, offset: 0, length: 1, blobs: [], worker: 'w' });
+    expect(Number(await ttlOf(`JOB#${job.id}`, 'PART#000000'))).toBe(now.getTime() / 1000 + 7 * 86_400);
   });
 });

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Catalog } from '../../lib/catalog/catalog';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
 import { IllegalTransitionError, jobIdOf, type NewJob, StaleStateError } from '../../lib/catalog/jobs';
-import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
+import type { Clock } from '../../lib/repo/clock';
+import { type DynamoServer, startDynamoServer, sweepExpired } from '../support/dynamo-server';
+import { makeTempDir } from '../support/temp';
 
 let server: DynamoServer;
 let client: DynamoDBClient;
+const folders: string[] = [];
+const opened: EmbeddedCatalog[] = [];
 
 beforeAll(async () => {
   server = await startDynamoServer();
@@ -15,18 +21,42 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
+  for (const c of opened) c.close();
+  for (const dir of folders) await rm(dir, { recursive: true, force: true });
 });
 
-const adapters: [string, () => Promise<Catalog>][] = [
+/** A catalog under test, and what lets time pass for it: the store's own pruning at `now`. */
+interface Subject {
+  catalog: Catalog;
+  expire(now: Date): Promise<void>;
+}
+
+const embedded = async (clock: Clock, file?: string): Promise<Subject> => {
+  const catalog = await EmbeddedCatalog.open(file, { clock });
+  opened.push(catalog);
+  return { catalog, expire: async (now) => void catalog.prune(now) };
+};
+
+const adapters: [string, (clock: Clock) => Promise<Subject>][] = [
   [
     'DynamoDB (dynalite on loopback)',
-    async () => {
-      const catalog = new DynamoCatalog(client, `zapas-${randomUUID().slice(0, 8)}`);
+    async (clock) => {
+      const table = `zapas-${randomUUID().slice(0, 8)}`;
+      const catalog = new DynamoCatalog(client, table, { clock });
       await catalog.ensureTable(client);
-      return catalog;
+      // dynalite keeps expired items: the sweep does what DynamoDB's TTL does in the background.
+      return { catalog, expire: async (now) => void (await sweepExpired(client, table, now)) };
     },
   ],
-  ['embedded', () => EmbeddedCatalog.open()],
+  ['embedded, in memory', (clock) => embedded(clock)],
+  [
+    'embedded, in a database file',
+    async (clock) => {
+      const dir = await makeTempDir('zapas-catalog-');
+      folders.push(dir);
+      return embedded(clock, join(dir, 'catalog.db'));
+    },
+  ],
 ];
 
 const spec = (key: string, over: Partial<NewJob> = {}): NewJob => ({
@@ -41,8 +71,12 @@ const spec = (key: string, over: Partial<NewJob> = {}): NewJob => ({
 /** One contract, both adapters: what the stages rely on must hold on DynamoDB/YDB and on one machine. */
 describe.each(adapters)('catalog contract: %s', (_name, make) => {
   let catalog: Catalog;
+  let subject: Subject;
+  let clockMs = 0;
   beforeEach(async () => {
-    catalog = await make();
+    clockMs = Date.parse('2026-12-02T10:00:00Z');
+    subject = await make({ now: () => new Date(clockMs) });
+    catalog = subject.catalog;
   });
 
   it('the same idempotency key makes one job, however often and however concurrently it comes', async () => {
@@ -211,5 +245,51 @@ describe.each(adapters)('catalog contract: %s', (_name, make) => {
     await catalog.putPart({ ...part(1, ['b']), jobId: 'j-other' });
     expect(await catalog.listParts(job.id)).toEqual([part(0, ['a']), part(2, ['c'])]);
     expect(await catalog.listParts('j-none')).toEqual([]);
+  });
+
+  it('prunes finished jobs once they ended longer ago than the period (30 days); keeps the rest', async () => {
+    const day = 86_400_000;
+    const t0 = clockMs;
+    const at = (days: number) => new Date(t0 + days * day);
+    const make = async (key: string) => (await catalog.createJob(spec(key), at(0))).job;
+    const succeeded = await make('done');
+    await catalog.transition(succeeded.id, 'queued', 'running', {}, at(0));
+    await catalog.transition(succeeded.id, 'running', 'succeeded', { snapshotId: 's1' }, at(0));
+    const cancelled = await make('cancelled');
+    await catalog.transition(cancelled.id, 'queued', 'cancelled', {}, at(0));
+    const late = await make('failed-later');
+    await catalog.transition(late.id, 'queued', 'failed', { error: 'disk full' }, at(20));
+    const queued = await make('waiting');
+    const running = await make('running');
+    await catalog.transition(running.id, 'queued', 'running', { worker: 'w' }, at(0));
+    const part = { jobId: succeeded.id, index: 0, of: 1, offset: 0, length: 10, blobs: ['b'], worker: 'w' };
+    await catalog.putPart(part);
+    await catalog.updateSourceState('payments', {
+      lastSnapshotId: 's1',
+      lastSnapshotAt: at(0).toISOString(),
+    });
+    const hold = { source: 'payments', id: 'case-1', reason: 'court', createdBy: 'dpo', createdAt: 'then' };
+    await catalog.putHold(hold);
+    expect(await catalog.claimScheduleSlot('payments', '0 2 * * *', '2026-12-02T23:00Z')).toBe(true);
+    const ids = async () => (await catalog.listJobs('payments')).map((j) => j.id).sort();
+
+    await subject.expire(at(29));
+    expect(await ids()).toEqual([succeeded.id, cancelled.id, late.id, queued.id, running.id].sort());
+
+    await subject.expire(at(32));
+    expect(await ids()).toEqual([late.id, queued.id, running.id].sort());
+    expect(await catalog.getJob(succeeded.id)).toBeUndefined();
+    expect(await catalog.getJob(cancelled.id)).toBeUndefined();
+    expect(await catalog.listParts(succeeded.id)).toEqual([]);
+    expect(await catalog.getSourceState('payments')).toMatchObject({ lastSnapshotId: 's1' });
+    expect(await catalog.listHolds('payments')).toEqual([hold]);
+    expect(await catalog.claimScheduleSlot('payments', '0 2 * * *', '2026-12-02T23:00Z')).toBe(false);
+    // The key of a pruned job makes a new one.
+    const again = await catalog.createJob(spec('done'), at(32));
+    expect(again).toMatchObject({ created: true, job: { id: succeeded.id, state: 'queued', attempts: 0 } });
+
+    await subject.expire(at(60));
+    expect(await ids()).toEqual([succeeded.id, queued.id, running.id].sort());
+    expect((await catalog.getJob(running.id))?.state).toBe('running');
   });
 });

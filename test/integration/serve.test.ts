@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
-import { runCli } from '../support/cli';
+import { cliEnv, runCli, spawnCli, ZAPAS_BIN } from '../support/cli';
 import { startServe, until } from '../support/serve';
 import { makeTempDir } from '../support/temp';
 
@@ -98,7 +99,7 @@ sources:
 
   it('a job a killed process left running is queued again at restart and completes once', async () => {
     // What a process killed (kill -9) in the middle of a backup leaves in the catalog.
-    const state = join(dir, '.zapas-state', 'catalog.json');
+    const state = join(dir, '.zapas-state', 'catalog.db');
     const catalog = await EmbeddedCatalog.open(state);
     const { job } = await catalog.createJob({
       kind: 'backup',
@@ -109,6 +110,7 @@ sources:
     });
     await catalog.transition(job.id, 'queued', 'running', { worker: 'serve-dead' });
     await catalog.acquireLease('source:saves', job.id, 15 * 60 * 1000);
+    catalog.close();
     const restarted = await start();
     const { url } = restarted;
     try {
@@ -124,11 +126,51 @@ sources:
     expect((await runCli(['check'], env)).code).toBe(0);
   }, 60_000);
 
+  it('one serve per state folder: a second is refused, and one started after a kill -9 of the first is not', async () => {
+    const first = await start();
+    try {
+      const second = await spawnCli(['serve', '--config', config, '--port', '0'], {}, { cwd: dir });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(
+        `another zapas serve is using the state folder ${join(dir, '.zapas-state')}`,
+      );
+      // The first one is untouched by the attempt.
+      expect((await fetch(`${first.url}/v1/health`)).status).toBe(200);
+    } finally {
+      const exited = new Promise((r) => first.child.once('exit', r));
+      first.child.kill('SIGKILL');
+      await exited;
+    }
+    const next = await start();
+    expect(await next.stop()).toBe(0);
+  }, 60_000);
+
+  it('a SIGTERM the moment it announces its API stops it cleanly (exit 0), every time', async () => {
+    // Sent from the output handler itself, as a supervisor watching for the line would: the signal used
+    // to arrive before serve listened for it in about every second start, and Node's default killed it.
+    const TRIES = 10;
+    for (let i = 0; i < TRIES; i++) {
+      const child = spawn(process.execPath, [ZAPAS_BIN, 'serve', '--config', config, '--port', '0'], {
+        env: cliEnv({ ZAPAS_PASSWORD: undefined }),
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.includes('API on')) child.kill('SIGTERM');
+      });
+      const exit = await new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+      expect({ try: i, exit }).toEqual({ try: i, exit: { code: 0, signal: null } });
+    }
+  }, 90_000);
+
   it('refuses a configuration with problems before listening (exit 2, the line named)', async () => {
     const badConfig = join(dir, 'bad.yaml');
     await writeFile(badConfig, 'version: 1\nrepositories: {}\nsources:\n  a: { type: files }\n');
+    const listening = process.listenerCount('SIGTERM');
     const r = await runCli(['serve', '--config', badConfig, '--port', '0']);
     expect(r.code).toBe(2);
+    // Run in this process: a start that failed leaves no signal listener behind.
+    expect(process.listenerCount('SIGTERM')).toBe(listening);
     expect(r.stderr).toMatch(/bad\.yaml:4:\d+: sources\.a/);
   });
 });

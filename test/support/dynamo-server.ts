@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 
 // dynalite has no types of its own.
 // biome-ignore lint/suspicious/noExplicitAny: untyped module
@@ -37,4 +37,26 @@ export async function startDynamoServer(): Promise<DynamoServer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * What DynamoDB's TTL does in the background, which dynalite does not: deletes the items of `table` whose
+ * `ttl` (epoch seconds) is before `now`. Says how many it deleted.
+ */
+export async function sweepExpired(client: DynamoDBClient, table: string, now: Date): Promise<number> {
+  let deleted = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: table, ...(start ? { ExclusiveStartKey: start as never } : {}) }),
+    );
+    for (const item of page.Items ?? []) {
+      const ttl = item.ttl?.N;
+      if (ttl === undefined || Number(ttl) >= now.getTime() / 1000) continue;
+      await client.send(new DeleteItemCommand({ TableName: table, Key: { pk: item.pk!, sk: item.sk! } }));
+      deleted++;
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return deleted;
 }

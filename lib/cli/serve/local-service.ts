@@ -1,7 +1,8 @@
 /**
  * `zapas serve`: the whole service on one machine, from the same stage code as the cloud — the HTTP API on
- * loopback, schedules, the orchestrator's queue, jobs run in-process — over the embedded catalog (a file
- * in the state folder) and the configured repositories (a local folder by default).
+ * loopback, schedules, the orchestrator's queue, jobs run in-process — over the embedded catalog (a
+ * database in the state folder, which one serve holds at a time) and the configured repositories (a
+ * local folder by default).
  *
  * Shutdown is graceful: no new work starts, running jobs end (a snapshot is committed or not at all), then
  * the process exits. A restart puts jobs an earlier process left running back in the queue.
@@ -13,7 +14,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { apiRoutes } from '../../api/routes';
-import { EmbeddedCatalog } from '../../catalog/embedded-catalog';
+import { openCatalogFolder } from '../../catalog/catalog-folder';
+import type { EmbeddedCatalog } from '../../catalog/embedded-catalog';
 import type { Job } from '../../catalog/jobs';
 import { loadConfigFile } from '../../pipeline/config/load';
 import type { ZapasConfig } from '../../pipeline/config/schema';
@@ -31,13 +33,15 @@ import { deadLetter } from '../../pipeline/queues/queue';
 import { RepositoryOpener } from '../../pipeline/repositories';
 import { DependencyGuard } from '../../pipeline/resilience';
 import { runJob } from '../../pipeline/run-job';
+import { parseDuration } from '../../policy/duration';
 import { encodeKeyring } from '../../repo/keyring';
 import type { Repository } from '../../repo/repository';
 import { WorkerPool, type WorkerScript } from '../../repo/worker-pool';
+import { lockStateFolder } from './state-lock';
 
 export interface ServiceOptions {
   configFile: string;
-  /** Folder of the catalog file; default: `.zapas-state` beside the config. */
+  /** Folder of the catalog database; default: `.zapas-state` beside the config. */
   stateDir?: string;
   host?: string;
   /** 0: any free port. */
@@ -69,6 +73,8 @@ export class LocalService {
   private constructor(
     readonly config: ZapasConfig,
     readonly catalog: EmbeddedCatalog,
+    /** Lets the state folder go (serve's lock on it). */
+    private readonly unlock: () => void,
     baseDir: string,
     private readonly opts: ServiceOptions,
     private server?: Server,
@@ -88,24 +94,34 @@ export class LocalService {
   static async start(opts: ServiceOptions): Promise<LocalService> {
     const config = await loadConfigFile(opts.configFile);
     const baseDir = dirname(resolve(opts.configFile));
-    const catalog = await EmbeddedCatalog.open(
-      join(opts.stateDir ?? join(baseDir, '.zapas-state'), 'catalog.json'),
-    );
-    const service = new LocalService(config, catalog, baseDir, opts);
-    for (const name of Object.keys(config.repositories))
-      await service.openRepository(name, opts.init ?? false);
-    // This catalog has one process: whatever an earlier one left running is retried.
-    for (const id of Object.keys(config.sources))
-      for (const job of await catalog.listJobs(id, { state: 'running' })) {
-        await catalog.transition(job.id, 'running', 'queued', {
-          error: 'the service stopped while it ran; retried',
-        });
-        service.log(`job ${job.id} (${id}) was left running by an earlier process: queued again`);
-      }
-    service.server = await listen(service, opts.host ?? '127.0.0.1', opts.port ?? 8720);
-    service.timer = setInterval(() => void service.tick(), opts.tickMs ?? 5000);
-    void service.tick();
-    return service;
+    const stateDir = opts.stateDir ?? join(baseDir, '.zapas-state');
+    const lock = lockStateFolder(stateDir);
+    let catalog: EmbeddedCatalog | undefined;
+    try {
+      catalog = await openCatalogFolder(stateDir, {
+        keepFinishedJobs: parseDuration(config.catalog.keepFinishedJobs),
+        log: (line) => logTo(opts, line),
+      });
+      const service = new LocalService(config, catalog, lock.release, baseDir, opts);
+      for (const name of Object.keys(config.repositories))
+        await service.openRepository(name, opts.init ?? false);
+      // The lock makes this the folder's only serve: whatever an earlier one left running is retried.
+      for (const id of Object.keys(config.sources))
+        for (const job of await catalog.listJobs(id, { state: 'running' })) {
+          await catalog.transition(job.id, 'running', 'queued', {
+            error: 'the service stopped while it ran; retried',
+          });
+          service.log(`job ${job.id} (${id}) was left running by an earlier process: queued again`);
+        }
+      service.server = await listen(service, opts.host ?? '127.0.0.1', opts.port ?? 8720);
+      service.timer = setInterval(() => void service.tick(), opts.tickMs ?? 5000);
+      void service.tick();
+      return service;
+    } catch (err) {
+      catalog?.close();
+      lock.release();
+      throw err;
+    }
   }
 
   /** The address the API listens on. */
@@ -141,6 +157,8 @@ export class LocalService {
     await this.ticking;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.catalog.close();
+    this.unlock();
   }
 
   private async pass(): Promise<void> {
@@ -266,8 +284,12 @@ export class LocalService {
   }
 
   private log(line: string): void {
-    (this.opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`)))(line);
+    logTo(this.opts, line);
   }
+}
+
+function logTo(opts: ServiceOptions, line: string): void {
+  (opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`)))(line);
 }
 
 async function listen(service: LocalService, host: string, port: number): Promise<Server> {

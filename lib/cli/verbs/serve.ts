@@ -1,6 +1,9 @@
 import { LocalService } from '../serve/local-service';
 import { intOption, type Verb } from '../verb';
 
+/** What stops serve gracefully. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 /** `zapas serve`: the service on one machine (API on loopback, schedules, queue, jobs), until SIGINT/SIGTERM. */
 export const serveVerb: Verb = {
   name: 'serve',
@@ -20,32 +23,37 @@ export const serveVerb: Verb = {
       .option('--init', 'create configured folder repositories that do not exist yet'),
   exits: [0, 1, 2],
   async run(_args, opts, ctx) {
-    const service = await LocalService.start({
-      configFile: opts.config as string,
-      host: opts.host as string,
-      port: opts.port as number,
-      tickMs: Math.max(1, opts.tick as number) * 1000,
-      ...(opts.state ? { stateDir: opts.state as string } : {}),
-      init: Boolean(opts.init),
-      env: ctx.io.env,
-      ...(ctx.io.workerScript && ctx.io.env.ZAPAS_WORKERS !== '0'
-        ? { workerScript: ctx.io.workerScript }
-        : {}),
-      log: (line) => ctx.io.stderr.write(`${new Date().toISOString()} ${line}\n`),
-    });
-    ctx.io.stdout.write(
-      `zapas serve: API on ${service.url}/v1 (${Object.keys(service.config.sources).length} sources)\n`,
-    );
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        ctx.io.stderr.write(`${new Date().toISOString()} ${signal}: finishing running jobs, then stopping\n`);
-        resolve();
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
-    await service.stop();
-    ctx.io.stderr.write(`${new Date().toISOString()} stopped\n`);
+    // Listening for the signals before anything is announced: a SIGTERM sent the moment the API line
+    // appears (a supervisor, a test) would otherwise meet Node's default action and kill the process
+    // mid-way, with the catalog and the state folder's lock left for the kernel to drop.
+    let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+    const stopped = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+    for (const s of STOP_SIGNALS) process.once(s, onSignal);
+    try {
+      const service = await LocalService.start({
+        configFile: opts.config as string,
+        host: opts.host as string,
+        port: opts.port as number,
+        tickMs: Math.max(1, opts.tick as number) * 1000,
+        ...(opts.state ? { stateDir: opts.state as string } : {}),
+        init: Boolean(opts.init),
+        env: ctx.io.env,
+        ...(ctx.io.workerScript && ctx.io.env.ZAPAS_WORKERS !== '0'
+          ? { workerScript: ctx.io.workerScript }
+          : {}),
+        log: (line) => ctx.io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+      });
+      ctx.io.stdout.write(
+        `zapas serve: API on ${service.url}/v1 (${Object.keys(service.config.sources).length} sources)\n`,
+      );
+      const signal = await stopped;
+      ctx.io.stderr.write(`${new Date().toISOString()} ${signal}: finishing running jobs, then stopping\n`);
+      await service.stop();
+      ctx.io.stderr.write(`${new Date().toISOString()} stopped\n`);
+    } finally {
+      // A start that failed leaves no listener behind (the CLI also runs inside other processes).
+      for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+    }
     return 0;
   },
 };

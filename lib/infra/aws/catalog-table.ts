@@ -1,7 +1,8 @@
 /**
  * The catalog table, in the layout lib/catalog/dynamo-catalog.ts writes (docs/catalog.md): string keys
  * `pk`/`sk`, one global index `gsi1` (`gsi1pk`/`gsi1sk`, projection ALL — the only one YDB takes), TTL on
- * `ttl` for leases. On-demand billing, point-in-time recovery, encrypted under the deployment's key.
+ * `ttl` for leases, finished jobs and export parts past their retention. On-demand billing, point-in-time
+ * recovery, encrypted under the deployment's key.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';

@@ -8,7 +8,8 @@
  *
  * Its key schema is the one `DynamoCatalog.ensureTable` creates (lib/catalog/dynamo-catalog.ts; a test
  * keeps them equal): `pk`/`sk`, global index `gsi1` with projection ALL (YDB takes no other), and TTL on
- * `ttl` for leases (YDB may delete expired items up to two days late; readers judge leases by `expiresAt`).
+ * `ttl` for leases, finished jobs and export parts past their retention (YDB may delete expired items up
+ * to two days late; readers judge leases by `expiresAt`).
  */
 import { resourceName } from '../stages';
 import { YANDEX_REGION } from './limits';

@@ -4,6 +4,7 @@
  * (references, cycles, the law's minimums) is checked in load.ts.
  */
 import { z } from 'zod';
+import { DEFAULT_KEEP_FINISHED_JOBS, jobRetentionProblem } from '../../catalog/retention';
 
 /** A name used as a key and in catalog keys: letters, digits, dot, dash, underscore. */
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -177,6 +178,18 @@ export const configSchema = z
       .object({ schedule: z.string().default('0 4 * * *'), grace: duration.default('24h') })
       .strict()
       .default({ schedule: '0 4 * * *', grace: '24h' }),
+    /** The catalog's housekeeping: finished jobs are pruned once they ended longer ago than this. */
+    catalog: z
+      .object({
+        keepFinishedJobs: duration
+          .superRefine((text, ctx) => {
+            const problem = jobRetentionProblem(text);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .default(DEFAULT_KEEP_FINISHED_JOBS),
+      })
+      .strict()
+      .default({ keepFinishedJobs: DEFAULT_KEEP_FINISHED_JOBS }),
     repositories: byName('repository', repositorySchema),
     sources: byName('source', sourceSchema),
   })
