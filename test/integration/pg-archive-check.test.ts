@@ -130,7 +130,13 @@ describePg('broken WAL archiving is found and named', () => {
       '--archive-timeout',
       BACKUP_TIMEOUT,
     ]);
-    // An administrator (or the server) ends zapas's ordinary connection while the backup waits.
+    // An administrator (or the server) ends zapas's ordinary connection while the backup waits (not
+    // before: ended while zapas reads the server's facts, the backup rightly fails on the spot).
+    for (let i = 0; i < 300; i++) {
+      const phase = await broken.sql('SELECT phase FROM pg_stat_progress_basebackup');
+      if (phase === 'waiting for wal archiving to finish') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
     let ended = '0';
     for (let i = 0; i < 50 && ended === '0'; i++) {
       await new Promise((res) => setTimeout(res, 100));

@@ -232,7 +232,12 @@ describePg('zapas pg: bad input and faults', () => {
           env: { ...repo.env, ...WEAK_KDF_ENV },
         },
       );
-      await sleep(900);
+      // Restarted once the server is streaming the backup (a fixed sleep restarted it before the backup
+      // connected on a loaded machine: a refused connection, not a backup cut short).
+      for (let i = 0; i < 300; i++) {
+        if ((await big.sql('SELECT count(*) FROM pg_stat_progress_basebackup')) !== '0') break;
+        await sleep(100);
+      }
       await runAsPg(
         join(PG_BIN, 'pg_ctl'),
         ['-D', big.dataDir, '-m', 'fast', '-w', 'restart', '-l', big.logPath()],

@@ -7,6 +7,7 @@ import { FsStorage } from '../../lib/storage/fs';
 import { runCli, TEST_PASSWORD_FOR_CLI } from '../support/cli';
 import { testKey } from '../support/repo';
 import { makeTempDir } from '../support/temp';
+import { fakeSegment } from '../support/wal-segments';
 
 /** A KDF that counts the slot derivations it does (the key cache's own small pad is not one). */
 function countingKdf(): PasswordKdf & { calls: number } {
@@ -19,6 +20,9 @@ function countingKdf(): PasswordKdf & { calls: number } {
   );
   return kdf;
 }
+
+/** The cluster the WAL files come from (wal-push checks every file's). */
+const SYSTEM_ID = '7301234567890123456';
 
 /** A repository, a folder of WAL files and a key cache folder; `push`/`fetch` run the verbs in-process. */
 async function setUp() {
@@ -33,7 +37,7 @@ async function setUp() {
   let segment = 0;
   const push = async (extra: NodeJS.ProcessEnv = {}) => {
     const name = `0000000100000000000000${(++segment).toString(16).toUpperCase().padStart(2, '0')}`;
-    await writeFile(join(wal, name), Buffer.alloc(64 * 1024, segment));
+    await writeFile(join(wal, name), fakeSegment(name, SYSTEM_ID, { bytes: 64 * 1024, fill: segment }));
     return {
       name,
       ...(await runCli(['pg', 'wal-push', join(wal, name)], { ...env, ...extra }, { passwordKdf: kdf })),

@@ -1,4 +1,5 @@
 import { LocalService } from '../serve/local-service';
+import { claimStopSignals } from '../signals';
 import { intOption, type Verb } from '../verb';
 
 /** What stops serve gracefully. */
@@ -29,6 +30,7 @@ export const serveVerb: Verb = {
     let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
     const stopped = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
     for (const s of STOP_SIGNALS) process.once(s, onSignal);
+    const releaseSignals = claimStopSignals();
     try {
       const service = await LocalService.start({
         configFile: opts.config as string,
@@ -53,6 +55,7 @@ export const serveVerb: Verb = {
     } finally {
       // A start that failed leaves no listener behind (the CLI also runs inside other processes).
       for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+      releaseSignals();
     }
     return 0;
   },
