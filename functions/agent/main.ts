@@ -16,8 +16,8 @@ import { ENV } from '../../lib/infra/env';
 import { encodeKeyring } from '../../lib/repo/keyring';
 import type { Repository } from '../../lib/repo/repository';
 import { WorkerPool } from '../../lib/repo/worker-pool';
-import { runStarted } from '../shared/run-started';
-import { type Runtime, runtime } from '../shared/runtime';
+import { runStarted } from '../common/run-started';
+import { type Runtime, runtime } from '../common/runtime';
 
 /** dist/zapas-worker.cjs beside dist/functions/agent/index.cjs, when the image has it. */
 const WORKER_SCRIPT = join(__dirname, '..', '..', 'zapas-worker.cjs');

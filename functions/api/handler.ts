@@ -5,8 +5,8 @@
 import { apiRoutes } from '../../lib/api/routes';
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { requestBackup } from '../../lib/pipeline/orchestrate';
-import type { Runtime } from '../shared/runtime';
-import { stageHandler } from '../shared/stage';
+import type { Runtime } from '../common/runtime';
+import { stageHandler } from '../common/stage';
 
 async function api(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
   if (e.kind !== 'http') throw new Error(`the api function takes HTTP requests, not ${e.kind} events`);

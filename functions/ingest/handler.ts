@@ -6,9 +6,9 @@
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { ingestPart } from '../../lib/pipeline/ingest';
 import { ingestWorkMessage, parseMessage } from '../../lib/pipeline/messages';
-import { eachMessage } from '../shared/batch';
-import type { Runtime } from '../shared/runtime';
-import { type InvocationContext, stageHandler } from '../shared/stage';
+import { eachMessage } from '../common/batch';
+import type { Runtime } from '../common/runtime';
+import { type InvocationContext, stageHandler } from '../common/stage';
 
 async function ingest(rt: Runtime, e: NormalizedEvent, context: InvocationContext): Promise<StageResult> {
   if (e.kind !== 'messages')

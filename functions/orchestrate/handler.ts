@@ -11,10 +11,10 @@ import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/nor
 import { acceptLandingObject, commitIngest } from '../../lib/pipeline/ingest';
 import { messageType, parseMessage, stageMessage } from '../../lib/pipeline/messages';
 import { acceptMessage, requeueAbandoned, scheduleDue, startReady } from '../../lib/pipeline/orchestrate';
-import { agentLauncher } from '../shared/agent-launcher';
-import { eachMessage } from '../shared/batch';
-import type { Runtime } from '../shared/runtime';
-import { type InvocationContext, stageHandler } from '../shared/stage';
+import { agentLauncher } from '../common/agent-launcher';
+import { eachMessage } from '../common/batch';
+import type { Runtime } from '../common/runtime';
+import { type InvocationContext, stageHandler } from '../common/stage';
 
 async function orchestrate(
   rt: Runtime,

@@ -4,8 +4,8 @@
  */
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { claimPurges, describePurge, purgeClaimed } from '../../lib/pipeline/purge-due';
-import type { Runtime } from '../shared/runtime';
-import { type InvocationContext, stageHandler } from '../shared/stage';
+import type { Runtime } from '../common/runtime';
+import { type InvocationContext, stageHandler } from '../common/stage';
 
 async function purge(rt: Runtime, e: NormalizedEvent, context: InvocationContext): Promise<StageResult> {
   if (e.kind !== 'schedule') throw new Error(`the purge function runs on a timer, not on ${e.kind} events`);

@@ -4,10 +4,10 @@
  */
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { PoisonMessageError, parseMessage, stageMessage } from '../../lib/pipeline/messages';
-import { eachMessage } from '../shared/batch';
-import { runStarted } from '../shared/run-started';
-import type { Runtime } from '../shared/runtime';
-import { stageHandler } from '../shared/stage';
+import { eachMessage } from '../common/batch';
+import { runStarted } from '../common/run-started';
+import type { Runtime } from '../common/runtime';
+import { stageHandler } from '../common/stage';
 
 async function verify(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
   if (e.kind !== 'messages')

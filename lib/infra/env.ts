@@ -1,6 +1,6 @@
 /**
  * The environment contract between the deployments (CDK, Yandex Terraform) and the function runtime
- * (functions/shared/runtime.ts): the names, once. Deployments set these; handlers read them at init.
+ * (functions/common/runtime.ts): the names, once. Deployments set these; handlers read them at init.
  */
 import type { QueueName } from './stages';
 

@@ -9,7 +9,7 @@ import {
 
 /**
  * Sample events of both clouds, shaped as their documentation shows them (AWS Lambda's sample events;
- * Yandex Cloud Functions' trigger pages and @yandex-cloud/function-types; see ../shared/CLOUDS.md).
+ * Yandex Cloud Functions' trigger pages and @yandex-cloud/function-types).
  */
 const fixture = (cloud: 'aws' | 'yandex', name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'events', cloud, `${name}.json`), 'utf8'));
