@@ -65,6 +65,12 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     report.errors.push({ object, message });
   };
 
+  // Snapshots first: a backup writes its index objects before its snapshot, so every snapshot listed
+  // now has its index in storage when the index is read below. Listed after the index, a snapshot a
+  // concurrent backup (another source's, under serve) saved meanwhile would point at trees this check
+  // cannot see, reported as damage that is not there.
+  const snapshots = await repo.listSnapshots((name, err) => error(name, describe(err)));
+
   // Index objects, one by one, so one damaged object does not hide the others.
   const index = new MasterIndex();
   const indexNames: string[] = [];
@@ -114,7 +120,6 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   report.blobs = index.size;
 
   // Snapshots and the trees and blobs they reference.
-  const snapshots = await repo.listSnapshots((name, err) => error(name, describe(err)));
   report.snapshots = snapshots.length;
   const seenTrees = new Set<BlobId>();
   const missingData = new Set<BlobId>();

@@ -1,9 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CliResult, TEST_PASSWORD_FOR_CLI, ZAPAS_BIN, ZAPAS_EXE } from '../support/cli';
+import { runProcess, TEST_PASSWORD_FOR_CLI, ZAPAS_BIN, ZAPAS_EXE } from '../support/cli';
 import { WEAK_KDF_ENV } from '../support/repo';
 import { useTempDir } from '../support/temp';
 
@@ -14,22 +14,7 @@ const SYSTEM_NODE_VERSION = existsSync(SYSTEM_NODE)
   : undefined;
 const OLD_SYSTEM_NODE = SYSTEM_NODE_VERSION !== undefined && Number(SYSTEM_NODE_VERSION.split('.')[0]) < 24;
 
-function run(
-  file: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  cwd?: string,
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-  });
-}
+const run = runProcess;
 
 describe('dist/zapas, the self-contained executable', () => {
   const tmp = useTempDir();

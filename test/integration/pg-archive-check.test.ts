@@ -41,6 +41,18 @@ describePg('broken WAL archiving is found and named', () => {
   });
 
   const systemIdOf = (c: TestCluster) => c.sql('SELECT system_identifier FROM pg_control_system()');
+  /** A base backup of the cluster whose archive_command always fails. */
+  const backupBroken = () =>
+    zapasAsPg(repo, [
+      'pg',
+      'backup',
+      '--source',
+      'broken',
+      '--pg',
+      broken.conninfo,
+      '--archive-timeout',
+      BACKUP_TIMEOUT,
+    ]);
 
   it('pg check passes when archive_command delivers into the repository', async () => {
     // The source belongs to the good cluster from its first segment on.
@@ -85,16 +97,7 @@ describePg('broken WAL archiving is found and named', () => {
 
   it('pg backup gives up when the server cannot archive the WAL it needs, naming why, within the timeout', async () => {
     const started = Date.now();
-    const r = await zapasAsPg(repo, [
-      'pg',
-      'backup',
-      '--source',
-      'broken',
-      '--pg',
-      broken.conninfo,
-      '--archive-timeout',
-      BACKUP_TIMEOUT,
-    ]);
+    const r = await backupBroken();
     const elapsed = Date.now() - started;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
@@ -120,16 +123,7 @@ describePg('broken WAL archiving is found and named', () => {
 
   it('pg backup still gives up when its watching connection is ended under it', async () => {
     const started = Date.now();
-    const backup = zapasAsPg(repo, [
-      'pg',
-      'backup',
-      '--source',
-      'broken',
-      '--pg',
-      broken.conninfo,
-      '--archive-timeout',
-      BACKUP_TIMEOUT,
-    ]);
+    const backup = backupBroken();
     // An administrator (or the server) ends zapas's ordinary connection while the backup waits (not
     // before: ended while zapas reads the server's facts, the backup rightly fails on the spot).
     for (let i = 0; i < 300; i++) {

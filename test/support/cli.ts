@@ -67,12 +67,18 @@ export function spawnCli(
 ): Promise<CliResult> {
   const command = [process.execPath, ZAPAS_BIN, ...args];
   if (opts.niceness !== undefined) command.unshift('nice', '-n', String(opts.niceness));
+  return runProcess(command[0]!, command.slice(1), cliEnv(extraEnv), opts.cwd);
+}
+
+/** Runs `file` with exactly `env`, collecting its output (a signal's death reads as exit 128). */
+export function runProcess(
+  file: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), {
-      env: cliEnv(extraEnv),
-      cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
