@@ -216,6 +216,38 @@ export class ZstdDecoder {
     }
   }
 
+  /**
+   * Decompresses one frame in parts of at most `part.length` bytes, each a view of `part` valid until the
+   * next is asked for (a file written from one reused buffer). Throws past `limit` bytes or on a frame
+   * that is not valid; a frame cut short just ends early, so callers check the length they got.
+   */
+  *decompressParts(frame: Uint8Array, part: Buffer, limit: number): Generator<Buffer> {
+    if (!this.native) {
+      yield zstdDecompressSync(frame, { maxOutputLength: Math.max(limit, 1) });
+      return;
+    }
+    const { handle, state } = this.native;
+    let total = 0;
+    try {
+      for (let inAt = 0; ; ) {
+        handle.writeSync(constants.ZSTD_e_end, frame, inAt, frame.length - inAt, part, 0, part.length);
+        if (this.engine.destroyed) throw new Error('not a valid zstd frame');
+        const [outLeft, inLeft] = state;
+        const produced = part.length - outLeft!;
+        const progressed = produced > 0 || frame.length - inLeft! > inAt;
+        inAt = frame.length - inLeft!;
+        total += produced;
+        if (total > limit) throw new Error(`frame holds more than ${limit} bytes`);
+        if (produced > 0) yield part.subarray(0, produced);
+        // Done once the input is used up and the output was not filled (nothing left inside).
+        if ((inLeft === 0 && outLeft !== 0) || !progressed) return;
+      }
+    } finally {
+      // The context may be mid-frame (a frame cut short, an error, a caller that stopped): never reuse it.
+      this.renew();
+    }
+  }
+
   close(): void {
     this.engine.close();
   }

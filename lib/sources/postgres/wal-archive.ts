@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { open as openFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { RepositoryError } from '../../repo/errors';
 import type { Repository } from '../../repo/repository';
 import { ObjectExistsError, ObjectNotFoundError } from '../../storage/errors';
@@ -13,10 +15,13 @@ import {
   openWal,
   type WalContent,
   withFileContent,
+  writeDecodedWal,
 } from './wal-object';
 
 /** Folder of archived WAL: `wal/<stanza>/<timeline>/<file name>`. */
 export const WAL_PREFIX = 'wal/';
+/** Fetched WAL files are readable by their owner (PostgreSQL) only. */
+const FETCHED_FILE_MODE = 0o600;
 
 /** A WAL file name is archived already with other content: PostgreSQL must not be told it is safe. */
 export class WalConflictError extends RepositoryError {
@@ -91,15 +96,37 @@ export class WalArchive {
   /** Reads and verifies one WAL file; undefined when it is not archived. Damage is an IntegrityError. */
   async fetch(name: string): Promise<WalFile | undefined> {
     const objectName = this.objectName(name);
-    let sealed: Buffer;
-    try {
-      sealed = await this.repo.storage.get(objectName);
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined;
-      throw err;
-    }
+    const sealed = await this.sealedOf(objectName);
+    if (!sealed) return undefined;
     const { header, body } = openWal(this.repo.keyring, sealed, this.aad(name), objectName);
     return { data: decodeWal(header, body, objectName), archivedAt: header.archivedAt };
+  }
+
+  /**
+   * fetch() into the file `path` (mode 0600), through one small buffer: written beside it, verified, then
+   * renamed over it, so PostgreSQL never sees half a file or one that did not verify. Undefined (and
+   * nothing written) when the file is not archived.
+   */
+  async fetchToFile(name: string, path: string): Promise<Omit<WalFile, 'data'> | undefined> {
+    const objectName = this.objectName(name);
+    const sealed = await this.sealedOf(objectName);
+    if (!sealed) return undefined;
+    const { header, body } = openWal(this.repo.keyring, sealed, this.aad(name), objectName);
+    const temp = join(dirname(path), `.zapas-fetch-${process.pid}-${basename(path)}`);
+    try {
+      const handle = await openFile(temp, 'w', FETCHED_FILE_MODE);
+      try {
+        await writeDecodedWal(header, body, objectName, async (part) => {
+          for (let at = 0; at < part.length; ) at += (await handle.write(part, at)).bytesWritten;
+        });
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, path);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    return { archivedAt: header.archivedAt };
   }
 
   /** Every archived file name of one timeline, or of all (unordered). */
@@ -150,9 +177,14 @@ export class WalArchive {
   /** The SHA-256 of what is archived under a name, or undefined when nothing is. */
   private async existingHash(objectName: string, name: string): Promise<Buffer | undefined> {
     if (!(await this.repo.storage.head(objectName))) return undefined;
+    const sealed = await this.sealedOf(objectName);
+    return sealed && openWal(this.repo.keyring, sealed, this.aad(name), objectName).header.sha256;
+  }
+
+  /** A stored object's bytes, or undefined when it is not there. */
+  private async sealedOf(objectName: string): Promise<Buffer | undefined> {
     try {
-      const sealed = await this.repo.storage.get(objectName);
-      return openWal(this.repo.keyring, sealed, this.aad(name), objectName).header.sha256;
+      return await this.repo.storage.get(objectName);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;

@@ -221,13 +221,63 @@ export function decodeWal(header: WalHeader, body: Buffer, objectName: string): 
       }
     }
   } catch (cause) {
-    throw new IntegrityError(objectName, `does not decompress (${(cause as Error).message})`, { cause });
+    throw undecodable(objectName, cause);
   }
-  if (data.length !== header.rawLength)
-    throw new IntegrityError(objectName, `holds ${data.length} bytes, its header says ${header.rawLength}`);
-  if (!createHash('sha256').update(data).digest().equals(header.sha256))
-    throw new IntegrityError(objectName, 'content does not match its SHA-256');
+  verifyDecoded(header, data.length, createHash('sha256').update(data).digest(), objectName);
   return data;
+}
+
+/**
+ * Gives the file inside an opened WAL object to `write` in parts (views of one reused buffer, valid until
+ * `write` resolves). Verified at the end: a length or SHA-256 other than the header's is an IntegrityError
+ * after the last part, so what was written must not be used until this resolves.
+ */
+export async function writeDecodedWal(
+  header: WalHeader,
+  body: Buffer,
+  objectName: string,
+  write: (part: Buffer) => Promise<void>,
+): Promise<void> {
+  const hash = createHash('sha256');
+  let total = 0;
+  const take = async (part: Buffer) => {
+    hash.update(part);
+    total += part.length;
+    await write(part);
+  };
+  if (header.compression === Compression.None) await take(body);
+  else {
+    const decoder = new ZstdDecoder();
+    const room = Buffer.allocUnsafe(Math.max(1, Math.min(WAL_READ_BYTES, header.rawLength)));
+    const parts = decoder.decompressParts(body, room, header.rawLength);
+    try {
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = parts.next();
+        } catch (cause) {
+          throw undecodable(objectName, cause);
+        }
+        if (next.done) break;
+        await take(next.value);
+      }
+    } finally {
+      parts.return(undefined);
+      decoder.close();
+    }
+  }
+  verifyDecoded(header, total, hash.digest(), objectName);
+}
+
+function undecodable(objectName: string, cause: unknown): IntegrityError {
+  return new IntegrityError(objectName, `does not decompress (${(cause as Error).message})`, { cause });
+}
+
+function verifyDecoded(header: WalHeader, length: number, sha256: Buffer, objectName: string): void {
+  if (length !== header.rawLength)
+    throw new IntegrityError(objectName, `holds ${length} bytes, its header says ${header.rawLength}`);
+  if (!sha256.equals(header.sha256))
+    throw new IntegrityError(objectName, 'content does not match its SHA-256');
 }
 
 function parseHeader(plain: Buffer, objectName: string): WalHeader {
