@@ -15,7 +15,7 @@ export enum Compression {
  */
 export const ZSTD_LEVEL = 1;
 /** Below this many bytes compression is not worth its framing. */
-const MIN_COMPRESS_BYTES = 64;
+export const MIN_COMPRESS_BYTES = 64;
 /** Sampled entropy above this (bits per byte) means already compressed or encrypted data: store raw. */
 const INCOMPRESSIBLE_BITS_PER_BYTE = 7.9;
 /** Keep the compressed form only if it saves at least this share. */
@@ -52,8 +52,7 @@ export async function compressBlob(data: Buffer): Promise<{ payload: Buffer; com
   const packed = await compressAsync(data, {
     params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [constants.ZSTD_c_checksumFlag]: 0 },
   });
-  if (packed.length > data.length * (1 - MIN_SAVING_RATIO))
-    return { payload: data, compression: Compression.None };
+  if (!savesEnough(packed.length, data.length)) return { payload: data, compression: Compression.None };
   return { payload: packed, compression: Compression.Zstd };
 }
 
@@ -72,9 +71,13 @@ export function compressBlobInto(
   if (out.length < ZstdEncoder.bound(data.length))
     throw new RangeError(`${out.length} bytes of room for the frame of a ${data.length}-byte blob`);
   const n = encoder.compressInto(data, out);
-  if (n < 0 || n > Math.floor(data.length * (1 - MIN_SAVING_RATIO)))
-    return { payload: data, compression: Compression.None };
+  if (n < 0 || !savesEnough(n, data.length)) return { payload: data, compression: Compression.None };
   return { payload: out.subarray(0, n), compression: Compression.Zstd };
+}
+
+/** Whether a frame of `frameBytes` saves enough on `rawBytes` to be stored instead of the raw bytes. */
+export function savesEnough(frameBytes: number, rawBytes: number): boolean {
+  return frameBytes <= Math.floor(rawBytes * (1 - MIN_SAVING_RATIO));
 }
 
 /** decompressBlob on the calling thread. */

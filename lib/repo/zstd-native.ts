@@ -98,8 +98,75 @@ export class ZstdEncoder {
   }
 
   private params(): Record<number, number> {
-    return { [constants.ZSTD_c_compressionLevel]: this.level, [constants.ZSTD_c_checksumFlag]: 0 };
+    return zstdParams(this.level);
   }
+}
+
+/**
+ * Writes one zstd frame into a buffer the caller owns from input given in parts (a file read through one
+ * reused buffer), so that neither the whole input nor the frame's pieces need memory of their own. The
+ * same native handle as ZstdEncoder on the Node majors the tests prove it on; elsewhere the parts are
+ * copied and compressed at end() with zstdCompressSync (slower, more memory, the same content).
+ */
+export class ZstdFrameWriter {
+  private readonly engine: ZstdCompress;
+  private readonly native: { handle: NativeCodecHandle; state: Uint32Array } | undefined;
+  private failure: Error | undefined;
+  /** Bytes of `out` written so far; -1 once the frame no longer fits. */
+  private written = 0;
+  /** The fallback's copies of the parts. */
+  private readonly parts: Buffer[] = [];
+
+  constructor(
+    private readonly level: number,
+    private readonly out: Buffer,
+  ) {
+    this.engine = createZstdCompress({ params: zstdParams(level) });
+    this.engine.on('error', (err: Error) => {
+      this.failure = err;
+    });
+    this.native = nativeOf(this.engine);
+  }
+
+  /** Adds the next part of the input (which may be overwritten once this returns). */
+  write(part: Uint8Array): void {
+    if (this.written < 0) return;
+    if (!this.native) this.parts.push(Buffer.from(part));
+    else this.drive(constants.ZSTD_e_continue, part);
+  }
+
+  /** Ends the frame and frees the context: the frame's length, or -1 when it did not fit in `out`. */
+  end(): number {
+    try {
+      if (this.written < 0) return -1;
+      if (!this.native) {
+        const frame = zstdCompressSync(Buffer.concat(this.parts), { params: zstdParams(this.level) });
+        return frame.length < this.out.length ? frame.copy(this.out) : -1;
+      }
+      this.drive(constants.ZSTD_e_end, EMPTY);
+      // With ZSTD_e_end the frame is complete once output space remains (as in ZstdEncoder).
+      return this.written >= 0 && this.written < this.out.length ? this.written : -1;
+    } finally {
+      this.engine.close();
+    }
+  }
+
+  private drive(flush: number, input: Uint8Array): void {
+    const { handle, state } = this.native!;
+    const room = this.out.length - this.written;
+    handle.writeSync(flush, input, 0, input.length, this.out, this.written, room);
+    if (this.engine.destroyed) throw this.failure ?? new Error('zstd compression failed');
+    const [outLeft, inLeft] = state;
+    // Input left over means the output is full: the frame does not fit.
+    this.written = inLeft !== 0 ? -1 : this.out.length - outLeft!;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The compression parameters of every frame: the level asked for, no checksum (envelopes authenticate). */
+function zstdParams(level: number): Record<number, number> {
+  return { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 0 };
 }
 
 /**
@@ -146,6 +213,38 @@ export class ZstdDecoder {
           ? `frame holds more than ${out.length} bytes`
           : `frame holds ${out.length - outLeft!} bytes, not ${out.length}`,
       );
+    }
+  }
+
+  /**
+   * Decompresses one frame in parts of at most `part.length` bytes, each a view of `part` valid until the
+   * next is asked for (a file written from one reused buffer). Throws past `limit` bytes or on a frame
+   * that is not valid; a frame cut short just ends early, so callers check the length they got.
+   */
+  *decompressParts(frame: Uint8Array, part: Buffer, limit: number): Generator<Buffer> {
+    if (!this.native) {
+      yield zstdDecompressSync(frame, { maxOutputLength: Math.max(limit, 1) });
+      return;
+    }
+    const { handle, state } = this.native;
+    let total = 0;
+    try {
+      for (let inAt = 0; ; ) {
+        handle.writeSync(constants.ZSTD_e_end, frame, inAt, frame.length - inAt, part, 0, part.length);
+        if (this.engine.destroyed) throw new Error('not a valid zstd frame');
+        const [outLeft, inLeft] = state;
+        const produced = part.length - outLeft!;
+        const progressed = produced > 0 || frame.length - inLeft! > inAt;
+        inAt = frame.length - inLeft!;
+        total += produced;
+        if (total > limit) throw new Error(`frame holds more than ${limit} bytes`);
+        if (produced > 0) yield part.subarray(0, produced);
+        // Done once the input is used up and the output was not filled (nothing left inside).
+        if ((inLeft === 0 && outLeft !== 0) || !progressed) return;
+      }
+    } finally {
+      // The context may be mid-frame (a frame cut short, an error, a caller that stopped): never reuse it.
+      this.renew();
     }
   }
 

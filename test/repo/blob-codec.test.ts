@@ -27,6 +27,7 @@ import {
   ZSTD_FAST_PATH_NODE_MAJORS,
   ZstdDecoder,
   ZstdEncoder,
+  ZstdFrameWriter,
   zstdFastPathAllowed,
 } from '../../lib/repo/zstd-native';
 
@@ -141,6 +142,38 @@ describe('ZstdEncoder and ZstdDecoder (one native context for every blob)', () =
       decoder.decompressInto(good, out);
       expect(out.equals(data)).toBe(true);
     }
+  });
+});
+
+describe('ZstdFrameWriter (one frame from input in parts, written where the caller says)', () => {
+  it('writes one frame that zlib decodes, about as small as one call makes it', () => {
+    for (const data of [halfRandom(3 * MiB + 777), Buffer.alloc(0), Buffer.from('x')]) {
+      const out = Buffer.alloc(ZstdEncoder.bound(data.length));
+      const writer = new ZstdFrameWriter(1, out);
+      // Parts overwritten once written, as a reused read buffer is.
+      const part = Buffer.alloc(MiB);
+      for (let at = 0; at < data.length; at += MiB) {
+        const n = data.copy(part, 0, at, at + MiB);
+        writer.write(part.subarray(0, n));
+        part.fill(0xff);
+      }
+      const n = writer.end();
+      expect(n).toBeGreaterThan(0);
+      expect(zstdDecompressSync(out.subarray(0, n)).equals(data)).toBe(true);
+      const oneCall = new ZstdEncoder(1).compressInto(data, Buffer.alloc(ZstdEncoder.bound(data.length)));
+      expect(n).toBeLessThanOrEqual(oneCall * 1.01 + 16);
+    }
+  });
+
+  it('says -1 when the frame does not fit, whether the output fills while writing or at the end', () => {
+    const noise = randomBytes(2 * MiB);
+    const early = new ZstdFrameWriter(1, Buffer.alloc(1000));
+    early.write(noise.subarray(0, MiB));
+    early.write(noise.subarray(MiB));
+    expect(early.end()).toBe(-1);
+    const late = new ZstdFrameWriter(1, Buffer.alloc(noise.length - 1));
+    late.write(noise);
+    expect(late.end()).toBe(-1);
   });
 });
 

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { RepositoryError } from '../../repo/errors';
 import type { Repository } from '../../repo/repository';
 import { openJson, sealJson } from '../../repo/sealed-json';
@@ -15,13 +14,32 @@ import { ObjectExistsError, ObjectNotFoundError } from '../../storage/errors';
 /** The object's name below the source's stanza folder: `wal/<stanza>/system-id`. */
 export const SYSTEM_ID_NAME = 'system-id';
 
-const StoredIdentity = z.object({
-  version: z.literal(1),
-  systemId: z.string().regex(/^\d{1,20}$/),
-  recorded: z.string(),
+/** The record as stored. */
+interface StoredIdentity {
+  version: 1;
+  systemId: string;
+  recorded: string;
   /** What recorded it: a WAL file's name, or "base backup". */
-  by: z.string(),
-});
+  by: string;
+}
+
+/** pg_control's system identifier: an unsigned 64-bit integer in decimal. */
+const SYSTEM_ID = /^\d{1,20}$/;
+
+/**
+ * What is wrong with a parsed record, or undefined when it is one. Hand-written, not zod: wal-push and
+ * wal-fetch are the only readers in the bundle PostgreSQL starts per segment, and loading zod was a
+ * measurable part of that start (see bench/results.md, bench:wal).
+ */
+function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const r = value as Partial<Record<keyof StoredIdentity, unknown>>;
+  if (r.version !== 1) return `version ${JSON.stringify(r.version)}, not 1`;
+  if (typeof r.systemId !== 'string' || !SYSTEM_ID.test(r.systemId))
+    return `systemId ${JSON.stringify(r.systemId)} is not a decimal system identifier`;
+  for (const k of ['recorded', 'by'] as const) if (typeof r[k] !== 'string') return `${k} is not a string`;
+  return undefined;
+}
 
 /** A WAL file or a server of another cluster than the one the source belongs to. */
 export class SystemIdMismatchError extends RepositoryError {
@@ -56,12 +74,10 @@ export class SourceIdentity {
       throw err;
     }
     const value = openJson<unknown>(this.repo.keyring, sealed, this.aad(), this.objectName);
-    const parsed = StoredIdentity.safeParse(value);
-    if (!parsed.success)
-      throw new RepositoryError(
-        `${this.objectName}: not a system identifier record (${parsed.error.message})`,
-      );
-    return parsed.data.systemId;
+    const problem = recordProblem(value);
+    if (problem !== undefined)
+      throw new RepositoryError(`${this.objectName}: not a system identifier record (${problem})`);
+    return (value as StoredIdentity).systemId;
   }
 
   /**
@@ -72,7 +88,7 @@ export class SourceIdentity {
     if (this.confirmed === systemId) return;
     let recorded = await this.read();
     if (recorded === undefined) {
-      const record = { version: 1, systemId, recorded: now.toISOString(), by: what };
+      const record: StoredIdentity = { version: 1, systemId, recorded: now.toISOString(), by: what };
       try {
         await this.repo.storage.put(this.objectName, sealJson(this.repo.keyring, record, this.aad()).bytes, {
           ifAbsent: true,

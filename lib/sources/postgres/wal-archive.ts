@@ -1,22 +1,27 @@
-import { createHash, createHmac } from 'node:crypto';
-import { Compression, compressBlob, decompressBlob } from '../../repo/compression';
-import { open, seal } from '../../repo/crypto';
-import { IntegrityError, RepositoryError } from '../../repo/errors';
+import { createHmac } from 'node:crypto';
+import { open as openFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { RepositoryError } from '../../repo/errors';
 import type { Repository } from '../../repo/repository';
 import { ObjectExistsError, ObjectNotFoundError } from '../../storage/errors';
 import { SourceIdentity } from './source-identity';
-import { readSegmentHeader } from './wal-header';
+import { LONG_HEADER_BYTES, readSegmentHeader } from './wal-header';
 import { walFileKind } from './wal-names';
+import {
+  contentOfBuffer,
+  decodeWal,
+  encodeWal,
+  hashOf,
+  openWal,
+  type WalContent,
+  withFileContent,
+  writeDecodedWal,
+} from './wal-object';
 
 /** Folder of archived WAL: `wal/<stanza>/<timeline>/<file name>`. */
 export const WAL_PREFIX = 'wal/';
-
-/** Version of the plaintext layout inside a WAL object's envelope. */
-const WAL_OBJECT_VERSION = 1;
-/** Bytes of the plaintext header: version, compression, raw length, archive time, SHA-256. */
-const HEADER_BYTES = 1 + 1 + 8 + 8 + 32;
-/** WAL files are at most 1 GiB (the largest wal_segment_size); a header claiming more is damage. */
-const MAX_WAL_FILE_BYTES = 1024 * 1024 * 1024;
+/** Fetched WAL files are readable by their owner (PostgreSQL) only. */
+const FETCHED_FILE_MODE = 0o600;
 
 /** A WAL file name is archived already with other content: PostgreSQL must not be told it is safe. */
 export class WalConflictError extends RepositoryError {
@@ -79,58 +84,49 @@ export class WalArchive {
    * come from the source's cluster (its header's system identifier; the first one pushed or backed up
    * records it): another cluster's is a SystemIdMismatchError.
    */
-  async push(name: string, data: Buffer, now = new Date()): Promise<'stored' | 'present'> {
-    const objectName = this.objectName(name);
-    const kind = walFileKind(name);
-    if (kind === 'segment' || kind === 'partial')
-      await this.identity.claim(readSegmentHeader(name, data).systemId, `WAL file ${name}`, now);
-    const sha = createHash('sha256').update(data).digest();
-    const stored = await this.existingHash(objectName, name);
-    if (stored) return this.sameOrConflict(name, stored, sha);
-    const { payload, compression } = await compressBlob(data);
-    const header = Buffer.alloc(HEADER_BYTES);
-    header[0] = WAL_OBJECT_VERSION;
-    header[1] = compression;
-    header.writeBigUInt64LE(BigInt(data.length), 2);
-    header.writeBigUInt64LE(BigInt(now.getTime()), 10);
-    sha.copy(header, 18);
-    const sealed = seal(this.repo.keyring, Buffer.concat([header, payload]), this.aad(name));
-    try {
-      await this.repo.storage.put(objectName, sealed, { ifAbsent: true });
-    } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw err;
-      // Another push of this name got there first.
-      const other = await this.existingHash(objectName, name);
-      if (other) return this.sameOrConflict(name, other, sha);
-      throw err;
-    }
-    return 'stored';
+  push(name: string, data: Buffer, now = new Date()): Promise<'stored' | 'present'> {
+    return this.store(name, contentOfBuffer(data), now);
+  }
+
+  /** push() of the file at `path`, read through one small buffer (never whole in memory). */
+  pushFile(name: string, path: string, now = new Date()): Promise<'stored' | 'present'> {
+    return withFileContent(path, (content) => this.store(name, content, now));
   }
 
   /** Reads and verifies one WAL file; undefined when it is not archived. Damage is an IntegrityError. */
   async fetch(name: string): Promise<WalFile | undefined> {
     const objectName = this.objectName(name);
-    let sealed: Buffer;
+    const sealed = await this.sealedOf(objectName);
+    if (!sealed) return undefined;
+    const { header, body } = openWal(this.repo.keyring, sealed, this.aad(name), objectName);
+    return { data: decodeWal(header, body, objectName), archivedAt: header.archivedAt };
+  }
+
+  /**
+   * fetch() into the file `path` (mode 0600), through one small buffer: written beside it, verified, then
+   * renamed over it, so PostgreSQL never sees half a file or one that did not verify. Undefined (and
+   * nothing written) when the file is not archived.
+   */
+  async fetchToFile(name: string, path: string): Promise<Omit<WalFile, 'data'> | undefined> {
+    const objectName = this.objectName(name);
+    const sealed = await this.sealedOf(objectName);
+    if (!sealed) return undefined;
+    const { header, body } = openWal(this.repo.keyring, sealed, this.aad(name), objectName);
+    const temp = join(dirname(path), `.zapas-fetch-${process.pid}-${basename(path)}`);
     try {
-      sealed = await this.repo.storage.get(objectName);
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined;
-      throw err;
+      const handle = await openFile(temp, 'w', FETCHED_FILE_MODE);
+      try {
+        await writeDecodedWal(header, body, objectName, async (part) => {
+          for (let at = 0; at < part.length; ) at += (await handle.write(part, at)).bytesWritten;
+        });
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, path);
+    } finally {
+      await rm(temp, { force: true });
     }
-    const plain = open(this.repo.keyring, sealed, this.aad(name), objectName);
-    const header = parseHeader(plain, objectName);
-    const data = await decompressBlob(
-      plain.subarray(HEADER_BYTES),
-      header.compression,
-      header.rawLength,
-    ).catch((cause: Error) => {
-      throw new IntegrityError(objectName, `does not decompress (${cause.message})`, { cause });
-    });
-    if (data.length !== header.rawLength)
-      throw new IntegrityError(objectName, `holds ${data.length} bytes, its header says ${header.rawLength}`);
-    if (!createHash('sha256').update(data).digest().equals(header.sha256))
-      throw new IntegrityError(objectName, 'content does not match its SHA-256');
-    return { data, archivedAt: header.archivedAt };
+    return { archivedAt: header.archivedAt };
   }
 
   /** Every archived file name of one timeline, or of all (unordered). */
@@ -152,6 +148,28 @@ export class WalArchive {
     await this.repo.storage.delete(this.objectName(name));
   }
 
+  private async store(name: string, content: WalContent, now: Date): Promise<'stored' | 'present'> {
+    const objectName = this.objectName(name);
+    const kind = walFileKind(name);
+    if (kind === 'segment' || kind === 'partial') {
+      const header = readSegmentHeader(name, await content.head(LONG_HEADER_BYTES));
+      await this.identity.claim(header.systemId, `WAL file ${name}`, now);
+    }
+    const stored = await this.existingHash(objectName, name);
+    if (stored) return this.sameOrConflict(name, stored, await hashOf(name, content));
+    const { sealed, sha256 } = await encodeWal(this.repo.keyring, this.aad(name), name, content, now);
+    try {
+      await this.repo.storage.put(objectName, sealed, { ifAbsent: true });
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+      // Another push of this name got there first.
+      const other = await this.existingHash(objectName, name);
+      if (other) return this.sameOrConflict(name, other, sha256);
+      throw err;
+    }
+    return 'stored';
+  }
+
   private aad(name: string): Buffer {
     return Buffer.from(`zapas/wal/v1/${this.stanza}/${name}`);
   }
@@ -159,9 +177,14 @@ export class WalArchive {
   /** The SHA-256 of what is archived under a name, or undefined when nothing is. */
   private async existingHash(objectName: string, name: string): Promise<Buffer | undefined> {
     if (!(await this.repo.storage.head(objectName))) return undefined;
+    const sealed = await this.sealedOf(objectName);
+    return sealed && openWal(this.repo.keyring, sealed, this.aad(name), objectName).header.sha256;
+  }
+
+  /** A stored object's bytes, or undefined when it is not there. */
+  private async sealedOf(objectName: string): Promise<Buffer | undefined> {
     try {
-      const sealed = await this.repo.storage.get(objectName);
-      return parseHeader(open(this.repo.keyring, sealed, this.aad(name), objectName), objectName).sha256;
+      return await this.repo.storage.get(objectName);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;
@@ -183,20 +206,4 @@ function assertWalName(name: string): void {
     throw new WalNameError(
       `"${name}" is not a WAL file name (a segment such as 000000010000000000000003, a .history, .backup or .partial file)`,
     );
-}
-
-function parseHeader(plain: Buffer, objectName: string) {
-  if (plain.length < HEADER_BYTES || plain[0] !== WAL_OBJECT_VERSION)
-    throw new IntegrityError(objectName, 'not a WAL object of a version this program reads');
-  const compression = plain[1] as Compression;
-  if (compression !== Compression.None && compression !== Compression.Zstd)
-    throw new IntegrityError(objectName, `unknown compression ${compression}`);
-  const rawLength = Number(plain.readBigUInt64LE(2));
-  if (rawLength > MAX_WAL_FILE_BYTES) throw new IntegrityError(objectName, `claims ${rawLength} bytes`);
-  return {
-    compression,
-    rawLength,
-    archivedAt: new Date(Number(plain.readBigUInt64LE(10))),
-    sha256: Buffer.from(plain.subarray(18, 50)),
-  };
 }

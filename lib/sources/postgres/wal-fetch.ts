@@ -1,24 +1,29 @@
 import type { Repository } from '../../repo/repository';
-import { WalArchive, type WalFile } from './wal-archive';
+import { WalArchive } from './wal-archive';
 import { segmentNumber, timelineOf, walFileKind } from './wal-names';
 
 /** What restore_command may answer for one name. */
 export type FetchOutcome =
-  | { kind: 'found'; file: WalFile }
+  /** Written to the path asked for, verified. */
+  | { kind: 'found'; archivedAt: Date }
   /** Not archived, and nothing after it on its timeline: the WAL ends here. */
   | { kind: 'absent' }
   /** Not archived, but a later segment of its timeline is: recovery must not end quietly at a hole. */
   | { kind: 'gap'; later: string };
 
-/** Fetches a WAL file for recovery, telling the end of the archive apart from a hole in it. */
+/**
+ * Fetches a WAL file for recovery into `path` (see WalArchive.fetchToFile), telling the end of the archive
+ * apart from a hole in it.
+ */
 export async function fetchForRecovery(
   repo: Repository,
   source: string,
   name: string,
+  path: string,
 ): Promise<FetchOutcome> {
   const archive = new WalArchive(repo, source);
-  const file = await archive.fetch(name);
-  if (file) return { kind: 'found', file };
+  const file = await archive.fetchToFile(name, path);
+  if (file) return { kind: 'found', archivedAt: file.archivedAt };
   if (walFileKind(name) !== 'segment') return { kind: 'absent' };
   const wanted = segmentNumber(name);
   const later = (await archive.list(timelineOf(name)))

@@ -135,12 +135,7 @@ function recoveryWatch(spool: string): () => boolean {
 /** Fetches and verifies one segment into the spool; false when it is not archived or does not verify. */
 async function fetchInto(archive: WalArchive, spool: string, name: string): Promise<boolean> {
   try {
-    const file = await archive.fetch(name);
-    if (!file) return false;
-    const temp = join(spool, `.${name}.${process.pid}`);
-    await writeFile(temp, file.data, { mode: 0o600 });
-    await rename(temp, join(spool, name));
-    return true;
+    return (await archive.fetchToFile(name, join(spool, name))) !== undefined;
   } catch {
     return false; // restore_command fetches it itself and names the damage
   }

@@ -304,7 +304,7 @@ async function pushOne(archive: WalArchive, walDir: string, spool: string, name:
   let marker: string;
   let content: string;
   try {
-    await archive.push(name, await readFile(join(walDir, name)));
+    await archive.pushFile(name, join(walDir, name));
     marker = `${name}.ok`;
     content = '';
   } catch (err) {

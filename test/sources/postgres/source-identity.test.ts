@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IntegrityError } from '../../../lib/repo/errors';
+import { IntegrityError, RepositoryError } from '../../../lib/repo/errors';
+import { sealJson } from '../../../lib/repo/sealed-json';
 import { SystemIdMismatchError } from '../../../lib/sources/postgres/source-identity';
 import { WalArchive } from '../../../lib/sources/postgres/wal-archive';
 import { readSegmentHeader, WalHeaderError } from '../../../lib/sources/postgres/wal-header';
@@ -111,5 +112,29 @@ describe("a source's cluster (system identifier)", () => {
     await expect(
       new WalArchive(repo, 'db').push(name, fakeSegment(name, PROD, { bytes: SMALL })),
     ).rejects.toThrow(IntegrityError);
+  });
+
+  it('a sealed record of the wrong shape is refused, naming what is wrong', async () => {
+    const { repo } = await makeTempRepo();
+    const archive = new WalArchive(repo, 'db');
+    const aad = Buffer.from(`zapas/pg-system-id/v1/${archive.stanza}`);
+    const good = { version: 1, systemId: PROD, recorded: '2026-12-01T00:00:00.000Z', by: 'base backup' };
+    for (const [record, why] of [
+      [[good], 'not an object'],
+      [{ ...good, version: 2 }, 'version 2, not 1'],
+      [{ ...good, systemId: '12ab' }, 'systemId "12ab" is not a decimal system identifier'],
+      [{ ...good, systemId: 7300 }, 'is not a decimal system identifier'],
+      [{ ...good, by: undefined }, 'by is not a string'],
+    ] as const) {
+      await repo.storage.delete(archive.identity.objectName).catch(() => undefined);
+      await repo.storage.put(archive.identity.objectName, sealJson(repo.keyring, record, aad).bytes);
+      const read = new WalArchive(repo, 'db').identity.read();
+      await expect(read).rejects.toThrow(RepositoryError);
+      await expect(read).rejects.toThrow(`not a system identifier record (`);
+      await expect(read).rejects.toThrow(why);
+    }
+    await repo.storage.delete(archive.identity.objectName);
+    await repo.storage.put(archive.identity.objectName, sealJson(repo.keyring, good, aad).bytes);
+    expect(await new WalArchive(repo, 'db').identity.read()).toBe(PROD);
   });
 });

@@ -1,5 +1,4 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fetchForRecovery } from '../../../sources/postgres/wal-fetch';
 import { walFileKind } from '../../../sources/postgres/wal-names';
 import {
@@ -48,7 +47,7 @@ export const walFetch: Verb = {
         return EXIT.ok;
       }
       const repo = await openRepo(ctx, WAL_KEY);
-      const outcome = await fetchForRecovery(repo, source, name);
+      const outcome = await fetchForRecovery(repo, source, name, path);
       if (outcome.kind === 'absent') return EXIT.failure;
       if (outcome.kind === 'gap') {
         ctx.io.stderr.write(
@@ -56,14 +55,6 @@ export const walFetch: Verb = {
             'a gap in the WAL; recovery stops here instead of ending early\n',
         );
         return EXIT.walAbort;
-      }
-      // Written beside its final name and renamed: PostgreSQL never sees half a file.
-      const temp = join(dirname(path), `.zapas-fetch-${process.pid}-${name}`);
-      try {
-        await writeFile(temp, outcome.file.data);
-        await rename(temp, path);
-      } finally {
-        await rm(temp, { force: true });
       }
       await ahead();
       return EXIT.ok;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { WalArchive } from '../../../sources/postgres/wal-archive';
 import {
@@ -64,9 +63,8 @@ export const walPush: Verb = {
       return 1;
     }
     const name = basename(path);
-    const data = await readFile(path);
     const repo = await openRepo(ctx, WAL_KEY);
-    const outcome = await new WalArchive(repo, source).push(name, data);
+    const outcome = await new WalArchive(repo, source).pushFile(name, path);
     if (!ctx.globals.quiet && outcome === 'present')
       ctx.io.stderr.write(`zapas: ${name} was archived already with the same content\n`);
     return 0;
