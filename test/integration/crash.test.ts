@@ -51,9 +51,9 @@ describe('kill -9 in the middle of a backup', () => {
     expect(check.code).toBe(0);
     expect(check.stdout).not.toMatch(/in no index/);
     const target = join(tmp(), 'restored');
-    expect((await spawnCli(['--repo', repo, 'restore', 'latest', '--target', target, '--verify'])).code).toBe(
-      0,
-    );
+    const restored = await spawnCli(['--repo', repo, 'restore', 'latest', '--target', target, '--verify']);
+    expect(restored.stderr).toBe('');
+    expect(restored.code).toBe(0);
     // The crashed run's packs were never indexed, so the second run wrote its own: the old ones are garbage.
     expect(report.deleted.packs).toBeGreaterThanOrEqual(3);
   }, 180_000);

@@ -12,6 +12,8 @@ export interface CraftedNode {
   uid?: number;
   gid?: number;
   data?: Buffer;
+  /** Content as several blobs (instead of `data`), shared with other files where they repeat. */
+  chunks?: Buffer[];
   target?: string;
   children?: CraftedNode[];
   /** Hard links: nodes with links > 1 and the same inode are restored as one file. */
@@ -23,8 +25,12 @@ export interface CraftedNode {
  * Writes a snapshot of the crafted tree with the repository's own key, as a writer holding the key (a
  * stolen key, a compromised backup host) could: the trees are sealed and indexed like any others.
  */
-export async function craftSnapshot(repo: Repository, nodes: CraftedNode[]): Promise<SnapshotId> {
-  const writer = new BlobWriter(repo, 'default');
+export async function craftSnapshot(
+  repo: Repository,
+  nodes: CraftedNode[],
+  opts: { packTargetBytes?: number } = {},
+): Promise<SnapshotId> {
+  const writer = new BlobWriter(repo, 'default', opts.packTargetBytes);
   const tree = await saveTree(writer, nodes);
   await writer.flush();
   return repo.saveSnapshot({
@@ -67,10 +73,13 @@ async function saveTree(writer: BlobWriter, nodes: CraftedNode[]): Promise<BlobI
       inode: n.inode ?? '0',
       device: '1',
       links: n.links ?? 1,
-      size: n.data?.length ?? 0,
+      size: n.chunks ? Buffer.concat(n.chunks).length : (n.data?.length ?? 0),
     };
-    if (n.type === 'file' && n.data && n.data.length > 0)
-      node.content = [await writer.save(BlobType.Data, n.data)];
+    const chunks = n.chunks ?? (n.data && n.data.length > 0 ? [n.data] : []);
+    if (n.type === 'file' && chunks.length > 0) {
+      node.content = [];
+      for (const chunk of chunks) node.content.push(await writer.save(BlobType.Data, chunk));
+    }
     if (n.type === 'dir') node.subtree = await saveTree(writer, n.children ?? []);
     if (n.type === 'symlink') node.linkTarget = n.target ?? '/';
     out.push(node);

@@ -124,12 +124,16 @@ export class PackFiller {
     const runs = work.flatMap((w) =>
       readRuns(w.blobs, READ_RUN_MAX_BYTES, READ_RUN_MAX_BLOBS).map((blobs) => ({ pack: w.pack, blobs })),
     );
+    // How many runs fill each file, fixed before any starts (whether one run alone fills it must not
+    // change as runs finish: a later run of a file would take it for its own and create it again), and
+    // how many of them are still to finish.
     const runsOf = new Map<FileJob, number>();
     for (const run of runs) {
       const seen = new Set<FileJob>();
       for (const b of run.blobs) for (const t of b.targets) seen.add(t.job);
       for (const job of seen) runsOf.set(job, (runsOf.get(job) ?? 0) + 1);
     }
+    const runsLeft = new Map(runsOf);
     // One limit for every batch: batches planned while earlier ones are restored queue behind them.
     await forEachLimited(this.slots, runs, async (run) => {
       const packName = packObjectName(run.pack);
@@ -184,8 +188,8 @@ export class PackFiller {
       const touched = new Set(run.blobs.flatMap((b) => b.targets.map((t) => t.job)));
       for (const job of touched) {
         if (lastTarget.has(job)) continue;
-        const left = runsOf.get(job)! - 1;
-        runsOf.set(job, left);
+        const left = runsLeft.get(job)! - 1;
+        runsLeft.set(job, left);
         if (left > 0) continue;
         const handle = await writing(displayOf(job), () => open(job.path, REOPEN_FLAGS));
         try {
