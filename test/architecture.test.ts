@@ -20,6 +20,15 @@ const ALLOWED: Record<string, readonly string[]> = {
     'lib/keys',
     'lib/policy',
   ],
+  'lib/security': ['lib/security', 'lib/catalog', 'lib/repo'],
+  'lib/audit': [
+    'lib/audit',
+    'lib/security',
+    'lib/repo',
+    'lib/storage/storage.ts',
+    'lib/storage/errors.ts',
+    'lib/catalog',
+  ],
   'lib/cli': ['lib/'],
   bin: ['lib/'],
 };

@@ -52,6 +52,19 @@ export interface IngestPart {
   worker: string;
 }
 
+/**
+ * A small record a security feature keeps — a principal's second factor, a lockout, the audit trail's
+ * head — with a revision for compare-and-set: 1 for the first write, then one more each time.
+ */
+export interface StoredRecord {
+  value: Record<string, unknown>;
+  revision: number;
+}
+
+/** The kinds of stored records (one namespace each). */
+export const RECORD_KINDS = ['totp', 'lockout', 'audit-head', 'alert'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
 export interface Catalog {
   /** Creates the job for `spec` unless its idempotency key made one already; says which. */
   createJob(spec: NewJob, now?: Date): Promise<{ job: Job; created: boolean }>;
@@ -86,4 +99,16 @@ export interface Catalog {
   putHold(hold: Hold): Promise<void>;
   listHolds(source: string): Promise<Hold[]>;
   removeHold(source: string, id: string): Promise<boolean>;
+
+  getRecord(kind: RecordKind, key: string): Promise<StoredRecord | undefined>;
+  /**
+   * Writes `value` as the record's next revision when its stored revision is `expected` (0: no record
+   * yet); false, writing nothing, when another writer got there first.
+   */
+  putRecord(
+    kind: RecordKind,
+    key: string,
+    value: Record<string, unknown>,
+    expected: number,
+  ): Promise<boolean>;
 }

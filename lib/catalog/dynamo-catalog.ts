@@ -12,6 +12,7 @@
  *         SOURCE#<source> / SLOT#<schedule>   the newest schedule slot with a job
  *         SOURCE#<source> / HOLD#<id>         a legal hold
  *         JOB#<id> / PART#<index>             an export job's stored part
+ *         RECORD#<kind> / <key>               a security record (value, rev)
  */
 import {
   ConditionalCheckFailedException,
@@ -30,7 +31,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Duration } from '../policy/duration';
 import { type Clock, systemClock } from '../repo/clock';
-import type { Catalog, Hold, IngestPart, Lease, SourceState } from './catalog';
+import type { Catalog, Hold, IngestPart, Lease, RecordKind, SourceState, StoredRecord } from './catalog';
 import {
   type Job,
   type JobPatch,
@@ -345,6 +346,44 @@ export class DynamoCatalog implements Catalog {
       }),
     );
     return r.Attributes !== undefined;
+  }
+
+  async getRecord(kind: RecordKind, key: string): Promise<StoredRecord | undefined> {
+    const r = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `RECORD#${kind}`, sk: key }, ConsistentRead: true }),
+    );
+    if (!r.Item) return undefined;
+    return {
+      value: JSON.parse(r.Item.value as string) as Record<string, unknown>,
+      revision: Number(r.Item.rev),
+    };
+  }
+
+  async putRecord(
+    kind: RecordKind,
+    key: string,
+    value: Record<string, unknown>,
+    expected: number,
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          // The value as JSON text: its keys are kept as written, whatever they are.
+          Item: { pk: `RECORD#${kind}`, sk: key, rev: expected + 1, value: JSON.stringify(value) },
+          ...(expected === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'rev = :expected',
+                ExpressionAttributeValues: { ':expected': expected },
+              }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
   }
 
   /** A job's item; a finished one carries the `ttl` after which the store may delete it. */

@@ -12,7 +12,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Duration } from '../policy/duration';
 import { type Clock, systemClock } from '../repo/clock';
-import type { Catalog, Hold, IngestPart, Lease, SourceState } from './catalog';
+import type { Catalog, Hold, IngestPart, Lease, RecordKind, SourceState, StoredRecord } from './catalog';
 import { ensureSchema, vetCatalog } from './embedded-schema';
 import {
   type Job,
@@ -178,6 +178,27 @@ export class EmbeddedCatalog implements Catalog {
     return this.change(() => changed(this.sql.removeHold.run(source, id)));
   }
 
+  async getRecord(kind: RecordKind, key: string): Promise<StoredRecord | undefined> {
+    const row = this.read(() => this.sql.getRecord.get(kind, key));
+    return row ? { value: recordOf(row), revision: Number(row.revision) } : undefined;
+  }
+
+  async putRecord(
+    kind: RecordKind,
+    key: string,
+    value: Record<string, unknown>,
+    expected: number,
+  ): Promise<boolean> {
+    const record = JSON.stringify(value);
+    return this.change(() =>
+      changed(
+        expected === 0
+          ? this.sql.addRecord.run(kind, key, record)
+          : this.sql.updateRecord.run(kind, key, record, expected),
+      ),
+    );
+  }
+
   /** Deletes finished jobs (and their parts) that ended before the retention period; says how many. */
   prune(now = this.clock.now()): number {
     const before = pruneBefore(now, this.keep).toISOString();
@@ -297,6 +318,13 @@ function statements(db: DatabaseSync) {
     putHold: s('INSERT OR REPLACE INTO holds (source, id, record) VALUES (?, ?, ?)'),
     listHolds: s('SELECT record FROM holds WHERE source = ? ORDER BY id'),
     removeHold: s('DELETE FROM holds WHERE source = ? AND id = ?'),
+    getRecord: s('SELECT revision, record FROM records WHERE kind = ? AND key = ?'),
+    addRecord: s(
+      'INSERT INTO records (kind, key, revision, record) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING',
+    ),
+    updateRecord: s(
+      'UPDATE records SET revision = revision + 1, record = ?3 WHERE kind = ?1 AND key = ?2 AND revision = ?4',
+    ),
     getMeta: s('SELECT value FROM meta WHERE key = ?'),
     putMeta: s('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
   };

@@ -10,7 +10,14 @@ import { CatalogError } from './errors';
 /** "zcat": marks a SQLite file as a zapas catalog. */
 const APPLICATION_ID = 0x7a636174;
 /** The layout this code reads and writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** Layout 2 added the security records (second factors, lockouts, the audit trail's head). */
+const RECORDS = `
+CREATE TABLE records (
+  kind TEXT NOT NULL, key TEXT NOT NULL, revision INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (kind, key)
+) STRICT;
+`;
 
 const TABLES = `
 CREATE TABLE jobs (
@@ -31,7 +38,7 @@ CREATE TABLE slots (
 CREATE TABLE holds (source TEXT NOT NULL, id TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, id)) STRICT;
 CREATE TABLE parts (job_id TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (job_id, idx)) STRICT;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-`;
+${RECORDS}`;
 
 /**
  * Checks that `db` is empty or a catalog of a layout this code reads, without writing: run before the
@@ -58,7 +65,14 @@ export function vetCatalog(db: DatabaseSync, where: string): boolean {
  * the caller's write transaction, so two processes opening a new file at once create it once.
  */
 export function ensureSchema(db: DatabaseSync, where: string): void {
-  if (!vetCatalog(db, where)) return;
+  if (!vetCatalog(db, where)) {
+    const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
+    if (version < 2) {
+      db.exec(RECORDS);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    }
+    return;
+  }
   db.exec(TABLES);
   db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);

@@ -226,6 +226,27 @@ describe.each(adapters)('catalog contract: %s', (_name, make) => {
     expect(await catalog.listHolds('saves')).toEqual([{ ...hold, id: 'case-18', snapshots: ['s1'] }]);
   });
 
+  it('security records: compare-and-set by revision, one winner among racing writers, kinds kept apart', async () => {
+    expect(await catalog.getRecord('totp', 'alice')).toBeUndefined();
+    expect(await catalog.putRecord('totp', 'alice', { secret: 'sealed', __proto__: 1 }, 1)).toBe(false);
+    expect(await catalog.putRecord('totp', 'alice', { secret: 'sealed' }, 0)).toBe(true);
+    expect(await catalog.putRecord('totp', 'alice', { secret: 'other' }, 0)).toBe(false);
+    expect(await catalog.getRecord('totp', 'alice')).toEqual({ value: { secret: 'sealed' }, revision: 1 });
+    expect(await catalog.getRecord('lockout', 'alice')).toBeUndefined();
+    const racers = await Promise.all(
+      [1, 2, 3, 4].map((n) => catalog.putRecord('totp', 'alice', { secret: 'sealed', used: n }, 1)),
+    );
+    expect(racers.filter(Boolean)).toHaveLength(1);
+    const after = await catalog.getRecord('totp', 'alice');
+    expect(after?.revision).toBe(2);
+    expect(await catalog.putRecord('totp', 'alice', { ...after!.value, used: 9 }, 2)).toBe(true);
+    expect((await catalog.getRecord('totp', 'alice'))?.value.used).toBe(9);
+    // A key that is an object's own machinery is a key like any other.
+    expect(await catalog.putRecord('lockout', '__proto__', { until: 5 }, 0)).toBe(true);
+    expect(await catalog.getRecord('lockout', '__proto__')).toEqual({ value: { until: 5 }, revision: 1 });
+    expect(await catalog.getRecord('lockout', 'constructor')).toBeUndefined();
+  });
+
   it("keeps an export job's input and its stored parts by index; a part stored twice is one part", async () => {
     const input = { bucket: 'landing', key: 'exports/saves/2026-12-02.ndjson', size: 300, etag: '"e1"' };
     const { job } = await catalog.createJob(spec('ingest-1', { input }));

@@ -95,11 +95,33 @@ describe('embedded catalog in a file', () => {
     const newer = join(dir, 'newer.db');
     (await EmbeddedCatalog.open(newer)).close();
     const raw = new DatabaseSync(newer);
-    raw.exec('PRAGMA user_version = 2');
+    raw.exec('PRAGMA user_version = 3');
     raw.close();
     await expect(EmbeddedCatalog.open(newer)).rejects.toThrow(
-      `${newer} has catalog layout 2, made by a newer zapas; this one reads layout 1`,
+      `${newer} has catalog layout 3, made by a newer zapas; this one reads layout 2`,
     );
+  });
+
+  it('a layout 1 catalog (before security records) is upgraded in place, its jobs kept', async () => {
+    const file = join(await makeTempDir(), 'old.db');
+    const old = await EmbeddedCatalog.open(file);
+    const { job } = await old.createJob(spec('k1'));
+    old.close();
+    const raw = new DatabaseSync(file);
+    raw.exec('DROP TABLE records');
+    raw.exec('PRAGMA user_version = 1');
+    raw.close();
+    const upgraded = await EmbeddedCatalog.open(file);
+    try {
+      expect((await upgraded.getJob(job.id))?.id).toBe(job.id);
+      expect(await upgraded.putRecord('lockout', 'alice', { until: 1 }, 0)).toBe(true);
+      expect((await upgraded.getRecord('lockout', 'alice'))?.revision).toBe(1);
+    } finally {
+      upgraded.close();
+    }
+    const check = new DatabaseSync(file);
+    expect(Number(check.prepare('PRAGMA user_version').get()?.user_version)).toBe(2);
+    check.close();
   });
 });
 
