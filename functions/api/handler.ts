@@ -1,30 +1,48 @@
 /**
  * The api function: the HTTP API (/v1: health, sources, jobs, trigger a backup) behind API Gateway or a
- * Yandex API gateway; the routes and their validation are lib/api/routes.ts, the same as `zapas serve`.
+ * Yandex API gateway; the routes and their protections are lib/api (app.ts), the same as `zapas serve`,
+ * less the Host check (the gateway routes by host). The gateway has its own body limit; the body limit
+ * here still refuses what passes it.
  */
-import { apiRoutes } from '../../lib/api/routes';
+import { apiApp } from '../../lib/api/app';
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { requestBackup } from '../../lib/pipeline/orchestrate';
 import type { Runtime } from '../common/runtime';
 import { stageHandler } from '../common/stage';
 
+/** Headers of the answer passed back through the gateway (the rest are the gateway's to set). */
+const PASSED_HEADERS = ['retry-after', 'www-authenticate', 'connection'];
+
 async function api(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
   if (e.kind !== 'http') throw new Error(`the api function takes HTTP requests, not ${e.kind} events`);
-  const app = apiRoutes({
-    config: rt.config,
-    catalog: rt.catalog,
-    requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
-    running: () => 0,
-  });
+  const app = apiApp(
+    {
+      config: rt.config,
+      catalog: rt.catalog,
+      requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
+      running: () => 0,
+    },
+    // The address the gateway saw (the last X-Forwarded-For entry; earlier ones are the client's to write).
+    { keyOf: () => e.headers['x-forwarded-for']?.split(',').pop()?.trim() || 'unknown' },
+  );
   const query = new URLSearchParams(e.query).toString();
+  // The body is counted as it is, not as a Content-Length header says.
+  const { 'content-length': _declared, ...headers } = e.headers;
+  const host = /^[A-Za-z0-9.-]+(:\d+)?$/.test(e.headers.host ?? '') ? e.headers.host : 'zapas';
+  const path = e.path.startsWith('/') ? e.path : `/${e.path}`;
   const res = await app.fetch(
-    new Request(`http://zapas${e.path}${query ? `?${query}` : ''}`, {
+    new Request(`https://${host}${path}${query ? `?${query}` : ''}`, {
       method: e.method,
-      headers: e.headers,
+      headers,
       ...(e.method === 'GET' || e.method === 'HEAD' ? {} : { body: e.body }),
     }),
   );
-  return { kind: 'http', status: res.status, body: await res.text() };
+  const passed: Record<string, string> = {};
+  for (const name of PASSED_HEADERS) {
+    const value = res.headers.get(name);
+    if (value !== null) passed[name] = value;
+  }
+  return { kind: 'http', status: res.status, headers: passed, body: await res.text() };
 }
 
 export const handler = stageHandler('api', api);

@@ -13,7 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { apiRoutes } from '../../api/routes';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { apiApp } from '../../api/app';
+import { authConfigured, isLoopback, servedHosts } from '../../api/exposure';
+import { apiLimits } from '../../api/limits';
 import { openCatalogFolder } from '../../catalog/catalog-folder';
 import type { EmbeddedCatalog } from '../../catalog/embedded-catalog';
 import type { Job } from '../../catalog/jobs';
@@ -37,6 +40,7 @@ import { parseDuration } from '../../policy/duration';
 import { encodeKeyring } from '../../repo/keyring';
 import type { Repository } from '../../repo/repository';
 import { WorkerPool, type WorkerScript } from '../../repo/worker-pool';
+import { UsageError } from '../errors';
 import { lockStateFolder } from './state-lock';
 
 export interface ServiceOptions {
@@ -93,6 +97,8 @@ export class LocalService {
 
   static async start(opts: ServiceOptions): Promise<LocalService> {
     const config = await loadConfigFile(opts.configFile);
+    const host = opts.host ?? '127.0.0.1';
+    checkExposure(config, host, opts);
     const baseDir = dirname(resolve(opts.configFile));
     const stateDir = opts.stateDir ?? join(baseDir, '.zapas-state');
     const lock = lockStateFolder(stateDir);
@@ -113,7 +119,7 @@ export class LocalService {
           });
           service.log(`job ${job.id} (${id}) was left running by an earlier process: queued again`);
         }
-      service.server = await listen(service, opts.host ?? '127.0.0.1', opts.port ?? 8720);
+      service.server = await listen(service, host, opts.port ?? 8720);
       service.timer = setInterval(() => void service.tick(), opts.tickMs ?? 5000);
       void service.tick();
       return service;
@@ -127,7 +133,7 @@ export class LocalService {
   /** The address the API listens on. */
   get url(): string {
     const a = this.server!.address() as AddressInfo;
-    return `http://${a.address}:${a.port}`;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
   /** One pass: abandoned jobs back, schedule slots that came, queue messages, then start what may start. */
@@ -283,7 +289,8 @@ export class LocalService {
     return this.running.size;
   }
 
-  private log(line: string): void {
+  /** A line to the service's log (stderr). */
+  log(line: string): void {
     logTo(this.opts, line);
   }
 }
@@ -292,13 +299,37 @@ function logTo(opts: ServiceOptions, line: string): void {
   (opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`)))(line);
 }
 
+/**
+ * Without authentication the API is for this machine only: it listens on loopback, says so, and refuses
+ * any other address (exit 2) rather than open unauthenticated backups to a network.
+ */
+function checkExposure(config: ZapasConfig, host: string, opts: ServiceOptions): void {
+  if (authConfigured(config)) return;
+  if (!isLoopback(host))
+    throw new UsageError(
+      `--host ${host}: the configuration has no auth section, so the API would take requests from anyone who reaches ${host} without a token; serve listens on loopback only (127.0.0.1, ::1) until auth is configured`,
+    );
+  logTo(
+    opts,
+    `the API runs unauthenticated (no auth section in the configuration): loopback only, on ${host}`,
+  );
+}
+
 async function listen(service: LocalService, host: string, port: number): Promise<Server> {
-  const app = apiRoutes({
-    config: service.config,
-    catalog: service.catalog,
-    requestBackup: (source, key) => service.requestBackup(source, key),
-    running: () => service.runningJobs,
-  });
+  const app = apiApp(
+    {
+      config: service.config,
+      catalog: service.catalog,
+      requestBackup: (source, key) => service.requestBackup(source, key),
+      running: () => service.runningJobs,
+      log: (line) => service.log(line),
+    },
+    {
+      // The client's address; the token's subject once requests carry tokens.
+      keyOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
+      hosts: servedHosts(host, apiLimits(service.config).allowedHosts),
+    },
+  );
   return new Promise((resolvePromise, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, () =>
       resolvePromise(server as Server),

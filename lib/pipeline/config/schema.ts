@@ -166,6 +166,33 @@ export const repositorySchema = z
   })
   .strict();
 
+/** A client's allowance on the API: `perSecond` requests every second plus `burst` more per minute. */
+const apiRate = z
+  .object({ perSecond: z.int().min(1).max(100_000), burst: z.int().min(0).max(10_000_000) })
+  .strict();
+
+/** Limits of the HTTP API (defaults: lib/api/limits.ts, docs/service.md). */
+const apiSection = z
+  .object({
+    maxBodyBytes: z
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .optional(),
+    requests: apiRate.optional(),
+    writes: apiRate.optional(),
+    maxQueuedJobsPerSource: z.int().min(1).max(1000).optional(),
+    allowedOrigins: z
+      .array(z.url({ protocol: /^https?$/ }))
+      .max(100)
+      .optional(),
+    allowedHosts: z
+      .array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$/, 'a host name or address'))
+      .max(100)
+      .optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     version: z.literal(1),
@@ -192,6 +219,7 @@ export const configSchema = z
       .default({ keepFinishedJobs: DEFAULT_KEEP_FINISHED_JOBS }),
     repositories: byName('repository', repositorySchema),
     sources: byName('source', sourceSchema),
+    api: apiSection.optional(),
   })
   .strict();
 

@@ -1,0 +1,59 @@
+/**
+ * The API as a table: each route names its method, path, the action it performs and on what (for
+ * authorization, lib/security/permissions.ts), and its handler. Mounting it puts the same checks in
+ * front of every route, and a test can walk the table (every route × every role).
+ */
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { PROTOTYPE_NAMES } from '../pipeline/config/schema';
+import type { Action, Target } from '../security/permissions';
+import { echo, notFound } from './errors';
+
+/** `public`: answered to anyone who reaches the API (health only). */
+export type RouteAction = Action | 'public';
+
+export interface ApiRoute {
+  method: 'GET' | 'POST';
+  /** hono's pattern: `/v1/sources/:source/jobs`. */
+  path: string;
+  action: RouteAction;
+  /** What the action is done to, from the request (its path parameters); may read the catalog. */
+  targetOf: (c: Context) => Target | Promise<Target>;
+  handler: (c: Context) => Response | Promise<Response>;
+}
+
+export function route(
+  method: ApiRoute['method'],
+  path: string,
+  action: RouteAction,
+  targetOf: ApiRoute['targetOf'],
+  handler: ApiRoute['handler'],
+): ApiRoute {
+  return { method, path, action, targetOf, handler };
+}
+
+/** What a path parameter names, for "no such …" answers. */
+const NOUNS: Record<string, string> = { source: 'source', job: 'job' };
+
+/**
+ * A path parameter that is a name every JavaScript object has (`constructor`, `__proto__`, …) names
+ * nothing here: 404 before any lookup sees it.
+ */
+const refusePrototypeNames: MiddlewareHandler = async (c, next) => {
+  for (const [name, value] of Object.entries(c.req.param() as Record<string, string>))
+    if (PROTOTYPE_NAMES.has(value))
+      return notFound(c, `no ${Object.hasOwn(NOUNS, name) ? NOUNS[name] : name} "${echo(value)}"`);
+  return next();
+};
+
+/**
+ * Mounts the routes on `app`, each behind the prototype-name check and `guard` (the authorization
+ * middleware made for that route, when there is one).
+ */
+export function mount(
+  app: Hono,
+  routes: readonly ApiRoute[],
+  guard?: (r: ApiRoute) => MiddlewareHandler,
+): void {
+  for (const r of routes)
+    app.on(r.method, r.path, refusePrototypeNames, ...(guard ? [guard(r)] : []), (c) => r.handler(c));
+}
