@@ -1,0 +1,57 @@
+import type { Hono } from 'hono';
+import type { ApiProtections } from '../../lib/api/app';
+import { apiApp } from '../../lib/api/app';
+import type { ApiService } from '../../lib/api/routes';
+import type { Catalog } from '../../lib/catalog/catalog';
+import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
+import { configSchema, type ZapasConfigInput } from '../../lib/pipeline/config/schema';
+import { requestBackup } from '../../lib/pipeline/orchestrate';
+
+/** Two sources, `saves` (game content) and `payments` (payment data). */
+export function testConfig(api?: ZapasConfigInput['api']) {
+  return configSchema.parse({
+    version: 1,
+    repositories: { main: { url: './repo' } },
+    sources: {
+      saves: { type: 'files', paths: ['./saves'], repository: 'main', dataClass: 'game-content' },
+      payments: {
+        type: 'files',
+        paths: ['./payments'],
+        repository: 'main',
+        dataClass: 'payment',
+        retention: { minimum: '5y' },
+      },
+    },
+    ...(api ? { api } : {}),
+  });
+}
+
+export interface TestApi {
+  app: Hono;
+  catalog: Catalog;
+  logged: string[];
+}
+
+/** The API as `zapas serve` composes it, over an in-memory catalog, answering to host `zapas.test`. */
+export async function testApi(
+  opts: { api?: ZapasConfigInput['api']; catalog?: Catalog; protections?: Partial<ApiProtections> } = {},
+): Promise<TestApi> {
+  const config = testConfig(opts.api);
+  const catalog = opts.catalog ?? (await EmbeddedCatalog.open());
+  const logged: string[] = [];
+  const svc: ApiService = {
+    config,
+    catalog,
+    requestBackup: (source, key) => requestBackup(config, catalog, source, key),
+    running: () => 0,
+    log: (line) => logged.push(line),
+  };
+  const app = apiApp(svc, {
+    keyOf: (c) => c.req.header('x-test-client') ?? 'one client',
+    hosts: new Set(['zapas.test']),
+    ...opts.protections,
+  });
+  return { app, catalog, logged };
+}
+
+export const BASE = 'http://zapas.test';
