@@ -4,6 +4,7 @@
  * less the Host check (the gateway routes by host). The gateway has its own body limit; the body limit
  * here still refuses what passes it.
  */
+import type { Hono } from 'hono';
 import { apiApp } from '../../lib/api/app';
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { requestBackup } from '../../lib/pipeline/orchestrate';
@@ -13,18 +14,38 @@ import { stageHandler } from '../common/stage';
 /** Headers of the answer passed back through the gateway (the rest are the gateway's to set). */
 const PASSED_HEADERS = ['retry-after', 'www-authenticate', 'connection'];
 
+/** What the app is handed with each request (hono's `c.env`). */
+interface Bindings {
+  /** Who the request counts against for rate limits. */
+  client: string;
+}
+
+/** One app per instance: its rate limits and queued-job cap count across invocations. */
+const apps = new WeakMap<Runtime, Hono>();
+
+function appOf(rt: Runtime): Hono {
+  let app = apps.get(rt);
+  if (!app) {
+    app = apiApp(
+      {
+        config: rt.config,
+        catalog: rt.catalog,
+        requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
+        running: () => 0,
+        log: (line) => rt.log('api-error', { detail: line }),
+      },
+      { keyOf: (c) => (c.env as Bindings).client },
+    );
+    apps.set(rt, app);
+  }
+  return app;
+}
+
 async function api(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
   if (e.kind !== 'http') throw new Error(`the api function takes HTTP requests, not ${e.kind} events`);
-  const app = apiApp(
-    {
-      config: rt.config,
-      catalog: rt.catalog,
-      requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
-      running: () => 0,
-    },
-    // The address the gateway saw (the last X-Forwarded-For entry; earlier ones are the client's to write).
-    { keyOf: () => e.headers['x-forwarded-for']?.split(',').pop()?.trim() || 'unknown' },
-  );
+  const app = appOf(rt);
+  // The address the gateway saw: the last X-Forwarded-For entry (earlier ones are the client's to write).
+  const client = e.headers['x-forwarded-for']?.split(',').pop()?.trim() || 'unknown';
   const query = new URLSearchParams(e.query).toString();
   // The body is counted as it is, not as a Content-Length header says.
   const { 'content-length': _declared, ...headers } = e.headers;
@@ -36,6 +57,7 @@ async function api(rt: Runtime, e: NormalizedEvent): Promise<StageResult> {
       headers,
       ...(e.method === 'GET' || e.method === 'HEAD' ? {} : { body: e.body }),
     }),
+    { client } satisfies Bindings,
   );
   const passed: Record<string, string> = {};
   for (const name of PASSED_HEADERS) {
