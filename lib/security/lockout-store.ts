@@ -50,7 +50,7 @@ export class CatalogLockoutStore implements LockoutStore {
 
   async lockedUntil(subject: string, now: Date = this.now()): Promise<number | undefined> {
     const record = await this.catalog.getRecord('lockout', subject);
-    const until = record ? valueOf(record.value).until : undefined;
+    const until = record ? lockoutOf(record.value).until : undefined;
     return until !== undefined && until > now.getTime() ? until : undefined;
   }
 
@@ -96,7 +96,7 @@ export class CatalogLockoutStore implements LockoutStore {
   private async change(subject: string, next: (v: LockoutValue) => LockoutValue | undefined): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const record = await this.catalog.getRecord('lockout', subject);
-      const value = next(valueOf(record?.value));
+      const value = next(lockoutOf(record?.value));
       if (!value) return;
       const stored: Record<string, unknown> = { failures: value.failures };
       if (value.until !== undefined) stored.until = value.until;
@@ -110,7 +110,7 @@ export class CatalogLockoutStore implements LockoutStore {
 }
 
 /** A stored value read defensively: whatever is not of the expected shape counts as absent. */
-function valueOf(raw: Record<string, unknown> | undefined): LockoutValue {
+function lockoutOf(raw: Record<string, unknown> | undefined): LockoutValue {
   const until = raw?.until;
   const reason = raw?.reason;
   const failures = Array.isArray(raw?.failures)
