@@ -16,6 +16,7 @@ import {
   type StepUpReason,
   TotpStepUp,
 } from '../../lib/security/totp';
+import { KeyRepositoryError, keyRepositoryOf } from '../../lib/security/totp-key-repository';
 import { sealTotp, totpSealKey } from '../../lib/security/totp-seal';
 import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
 import { makeTempDir } from '../support/temp';
@@ -368,4 +369,14 @@ describe.each(stores)('lockouts over catalog records: %s', (_name, make) => {
     expect((await lockouts.recordFailure('mallory', policy, 'wrong', new Date(START))).failures).toBe(1);
     expect((await store.catalog.getRecord('lockout', 'mallory'))!.value).toEqual({ failures: [START] });
   });
+});
+
+test('the key repository: auth.keyRepository when named, else the first repository', () => {
+  const repositories = { main: {}, keys: {} };
+  expect(keyRepositoryOf({ repositories })).toBe('main');
+  expect(keyRepositoryOf({ repositories, auth: { keyRepository: 'keys' } })).toBe('keys');
+  expect(() => keyRepositoryOf({ repositories, auth: { keyRepository: 'toString' } })).toThrow(
+    KeyRepositoryError,
+  );
+  expect(() => keyRepositoryOf({ repositories: {} })).toThrow('no repository');
 });

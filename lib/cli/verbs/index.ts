@@ -1,4 +1,5 @@
 import type { Verb } from '../verb';
+import { auth } from './auth';
 import { backup } from './backup';
 import { check } from './check';
 import { config } from './config';
@@ -37,5 +38,6 @@ export const VERBS: readonly Verb[] = [
   config,
   deploy,
   serveVerb,
+  auth,
   version,
 ];
