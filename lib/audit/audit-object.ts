@@ -41,12 +41,6 @@ export function auditAad(seq: number): Buffer {
   return Buffer.from(`zapas/audit/v1/${seq}`);
 }
 
-/** The sealed bytes of an event: its canonical encoding, uncompressed, in the repository's envelope. */
-export function sealEvent(keyring: Keyring, event: AuditEvent): Buffer {
-  const plain = Buffer.concat([Buffer.from([PLAIN]), Buffer.from(canonicalJson(event), 'utf8')]);
-  return seal(keyring, plain, auditAad(event.seq));
-}
-
 const text = z.string().max(4096);
 const EVENT = z.looseObject({
   time: z.iso.datetime({ offset: true }),
@@ -65,6 +59,21 @@ const EVENT = z.looseObject({
   address: z.string().max(256).optional(),
   origin: z.string().min(1).max(256),
 });
+
+/**
+ * The sealed bytes of an event: its canonical encoding, uncompressed, in the repository's envelope. An
+ * event that would not read back as one (a field too long, an unknown action) is refused here, before
+ * anything is written, rather than found "altered" later.
+ */
+export function sealEvent(keyring: Keyring, event: AuditEvent): Buffer {
+  const checked = EVENT.safeParse(event);
+  if (!checked.success)
+    throw new TypeError(
+      `not a valid audit event: ${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message}`,
+    );
+  const plain = Buffer.concat([Buffer.from([PLAIN]), Buffer.from(canonicalJson(event), 'utf8')]);
+  return seal(keyring, plain, auditAad(event.seq));
+}
 
 /**
  * Opens the object `name` as event `seq` (IntegrityError naming it when it does not authenticate there,

@@ -234,3 +234,16 @@ async function rewrite(repo: Repository, storage: Repository['storage'], changed
   await storage.delete(auditObjectName(changed.seq));
   await storage.put(auditObjectName(changed.seq), sealEvent(repo.keyring, changed));
 }
+
+describe('entries that would not read back as events', () => {
+  it('are refused before anything is written', async () => {
+    const { repo, storage } = await makeTempRepo();
+    const log = new AuditLog(repo);
+    await expect(log.append(entry(1, { target: { path: 'x'.repeat(5000) } }))).rejects.toThrow(
+      /target\.path/,
+    );
+    await expect(log.append(entry(1, { correlationId: '' }))).rejects.toThrow(TypeError);
+    expect(await storage.head(auditObjectName(1))).toBeUndefined();
+    expect((await log.append(entry(2))).seq).toBe(1);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Verb } from '../verb';
+import { audit } from './audit';
 import { backup } from './backup';
 import { check } from './check';
 import { config } from './config';
@@ -32,6 +33,7 @@ export const VERBS: readonly Verb[] = [
   stats,
   copy,
   key,
+  audit,
   unlock,
   pg,
   config,
