@@ -20,6 +20,8 @@ export interface VerbAudit {
   readonly action: AuditAction;
   /** What it is done to, from the verb's arguments and options (no secret). */
   target?(args: readonly string[], opts: VerbOptions): Record<string, unknown>;
+  /** Runs that act on nothing and are not recorded (a dry run: `prune --dry-run` changes nothing at all). */
+  skip?(opts: VerbOptions): boolean;
 }
 
 /** The recorder a verb's context carries while it runs (openRepo calls `opened`). */
@@ -47,7 +49,7 @@ export async function runVerb(
   opts: VerbOptions,
   ctx: VerbContext,
 ): Promise<number> {
-  if (!verb.audit) return verb.run(args, opts, ctx);
+  if (!verb.audit || verb.audit.skip?.(opts)) return verb.run(args, opts, ctx);
   const recorder = new Recorder(command, verb.audit, args, opts, ctx.io.env);
   let code: number;
   try {

@@ -85,7 +85,10 @@ describe('zapas records its actions in the audit trail', () => {
   it('forget and prune are deletions, with what they were asked to delete', async () => {
     const list = jsonLines<{ id: string }>((await cli(['snapshots', '--json'])).stdout);
     expect((await cli(['forget', list[0]!.id])).code).toBe(0);
+    // A dry run acts on nothing and records nothing.
     expect((await cli(['forget', '--keep-last', '1', '--dry-run'])).code).toBe(0);
+    expect((await cli(['prune', '--dry-run'])).code).toBe(0);
+    expect((await cli(['forget', '--keep-last', '1', '--prune'])).code).toBe(0);
     expect((await cli(['prune'])).code).toBe(0);
     const got = await fresh();
     expect(got.map((e) => [e.action, e.outcome, e.target.verb])).toEqual([
@@ -97,7 +100,7 @@ describe('zapas records its actions in the audit trail', () => {
       ['delete', 'succeeded', 'prune'],
     ]);
     expect(got[0]!.target.snapshots).toBe(list[0]!.id);
-    expect(got[2]!.target).toMatchObject({ policy: 'keepLast=1', dryRun: 'yes' });
+    expect(got[2]!.target).toMatchObject({ policy: 'keepLast=1', prune: 'yes' });
   });
 
   it('key changes, and a refused key removal, are recorded as manage-keys', async () => {

@@ -44,8 +44,8 @@ export const forget: Verb = {
         .filter(([k, v]) => k.startsWith('keep') && v !== undefined && !(Array.isArray(v) && v.length === 0))
         .map(([k, v]) => `${k}=${v}`),
       prune: opts.prune,
-      dryRun: opts.dryRun,
     }),
+    skip: (opts) => Boolean(opts.dryRun),
   },
   async run(ids, opts, ctx) {
     const policy: RetentionPolicy = {
