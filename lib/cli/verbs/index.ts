@@ -1,4 +1,5 @@
 import type { Verb } from '../verb';
+import { audit } from './audit';
 import { auth } from './auth';
 import { backup } from './backup';
 import { check } from './check';
@@ -33,6 +34,7 @@ export const VERBS: readonly Verb[] = [
   stats,
   copy,
   key,
+  audit,
   unlock,
   pg,
   config,
