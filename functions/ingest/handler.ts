@@ -39,15 +39,13 @@ async function ingest(rt: Runtime, e: NormalizedEvent, context: InvocationContex
       ms: Date.now() - started,
     });
     if (r.complete)
-      await rt
-        .queue('requests')
-        .send(
-          JSON.stringify({
-            type: 'ingest-complete',
-            jobId: work.jobId,
-            correlationId: currentCorrelationId(),
-          }),
-        );
+      await rt.queue('requests').send(
+        JSON.stringify({
+          type: 'ingest-complete',
+          jobId: work.jobId,
+          correlationId: currentCorrelationId(),
+        }),
+      );
   });
 }
 

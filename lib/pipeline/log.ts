@@ -60,7 +60,9 @@ export function logLevelOf(env: NodeJS.ProcessEnv): LogLevel {
   const v = env.ZAPAS_LOG_LEVEL?.trim().toLowerCase();
   if (!v) return 'info';
   if ((LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
-  throw new Error(`ZAPAS_LOG_LEVEL: "${v.slice(0, 40)}" is not a level (one of ${LOG_LEVELS.join(', ')})`);
+  throw new Error(
+    `ZAPAS_LOG_LEVEL: ${JSON.stringify(v.slice(0, 40))} is not a level (one of ${LOG_LEVELS.join(', ')})`,
+  );
 }
 
 /** ZAPAS_LOG_FORMAT (or the given one), checked; `fallback` when unset. */
@@ -68,7 +70,7 @@ export function logFormatOf(value: string | undefined, fallback: LogFormat): Log
   const v = value?.trim().toLowerCase();
   if (!v) return fallback;
   if ((LOG_FORMATS as readonly string[]).includes(v)) return v as LogFormat;
-  throw new Error(`log format "${v.slice(0, 40)}" is not one of ${LOG_FORMATS.join(', ')}`);
+  throw new Error(`log format ${JSON.stringify(v.slice(0, 40))} is not one of ${LOG_FORMATS.join(', ')}`);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
