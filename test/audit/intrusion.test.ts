@@ -386,7 +386,12 @@ describe('the alert', () => {
     const mk = (onError?: boolean) =>
       new IntrusionDetector({
         config: config({ authFailures: { threshold: 1 } }),
-        audit: { append: async (e) => (appended.push(e), { ...e, time: '', seq: 0, prev: '' }) },
+        audit: {
+          append: async (e) => {
+            appended.push(e);
+            return { ...e, time: '', seq: 0, prev: '' };
+          },
+        },
         notify: { send: async () => Promise.reject(new Error('queue down')) },
         lockouts: { lock: async () => Promise.reject(new Error('catalog down')) },
         ...(onError ? { onError: (err, _a, effect) => void errors.push(`${effect}: ${err.message}`) } : {}),
