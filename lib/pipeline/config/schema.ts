@@ -4,6 +4,7 @@
  * (references, cycles, the law's minimums) is checked in load.ts.
  */
 import { z } from 'zod';
+import { detectionSchema } from '../../audit/intrusion-config';
 import { DEFAULT_KEEP_FINISHED_JOBS, jobRetentionProblem } from '../../catalog/retention';
 
 /** A name used as a key and in catalog keys: letters, digits, dot, dash, underscore. */
@@ -192,6 +193,8 @@ export const configSchema = z
       .default({ keepFinishedJobs: DEFAULT_KEEP_FINISHED_JOBS }),
     repositories: byName('repository', repositorySchema),
     sources: byName('source', sourceSchema),
+    /** Intrusion rules' thresholds and windows (lib/audit/intrusion-config.ts; absent: the defaults). */
+    detection: detectionSchema.optional(),
   })
   .strict();
 
