@@ -2,21 +2,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig } from '../../lib/pipeline/config/load';
 import { useTempDir } from '../support/temp';
+import { BASE } from './config-base';
 
 const tempDir = useTempDir();
 
-const FILE = `version: 1
-repositories:
-  main:
-    url: ./repo
-    residency: RU
-sources:
-  saves:
-    type: files
-    paths: [./saves]
-    repository: main
-    dataClass: game-content
-  payments:
+const FILE = `${BASE}  payments:
     type: postgres
     conninfo: "host=db"
     repository: main
