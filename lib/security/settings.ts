@@ -59,6 +59,12 @@ export const authSettingsSchema = z
           ctx.addIssue({ code: 'custom', message: (err as Error).message });
         }
       }),
+    /** The repository whose master key seals the second factors (docs/security.md, Step-up); default: the first. */
+    keyRepository: z
+      .string()
+      .min(1)
+      .superRefine((text, ctx) => refusePrototypeName(text, 'repository', ctx))
+      .optional(),
   })
   .strict();
 
@@ -67,13 +73,15 @@ const ruleName = (what: string) =>
   z
     .string()
     .min(1)
-    .superRefine((text, ctx) => {
-      if (PROTOTYPE_NAMES.has(text))
-        ctx.addIssue({
-          code: 'custom',
-          message: `"${text}" cannot be a ${what} name: every JavaScript object has a property of that name`,
-        });
+    .superRefine((text, ctx) => refusePrototypeName(text, what, ctx));
+
+function refusePrototypeName(text: string, what: string, ctx: z.RefinementCtx): void {
+  if (PROTOTYPE_NAMES.has(text))
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" cannot be a ${what} name: every JavaScript object has a property of that name`,
     });
+}
 
 const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T) =>
   z.enum(values, {

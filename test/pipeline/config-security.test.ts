@@ -95,6 +95,18 @@ describe('configuration: auth and access', () => {
     ]);
   });
 
+  it('auth.keyRepository names a repository of the file, never a prototype name', () => {
+    expect(parseConfig(`${FILE}${AUTH}  keyRepository: main\n`).auth?.keyRepository).toBe('main');
+    const other = `${AUTH}  keyRepository: vault\n`;
+    expect(issuesWith(other)).toEqual([
+      `auth.keyRepository@${lineOf(other, 'vault')}: no repository "vault" (known: main)`,
+    ]);
+    const proto = `${AUTH}  keyRepository: toString\n`;
+    expect(issuesWith(proto)).toEqual([
+      `auth.keyRepository@${lineOf(proto, 'toString')}: "toString" cannot be a repository name: every JavaScript object has a property of that name`,
+    ]);
+  });
+
   it('access rules name sources and data classes that exist, roles and actions that exist', () => {
     const refs = `access:
   - sources: [payments, nope]
@@ -171,7 +183,12 @@ describe('configuration: auth and access', () => {
     const sample = await readFile(join(__dirname, '..', '..', 'examples', 'zapas.yaml'), 'utf8');
     const uncommented = sample.replace(/^# ((?:auth|access):| {2}.*)$/gm, '$1');
     const config = parseConfig(uncommented);
-    expect(config.auth).toEqual({ issuer: 'https://id.example.org', audience: 'zapas', jwks: './jwks.json' });
+    expect(config.auth).toEqual({
+      issuer: 'https://id.example.org',
+      audience: 'zapas',
+      jwks: './jwks.json',
+      keyRepository: 'main',
+    });
     expect(config.access?.map((r) => r.roles)).toEqual([['dba'], ['operator']]);
   });
 

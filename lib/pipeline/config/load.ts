@@ -217,8 +217,14 @@ function checkConfig(config: ZapasConfig, names: Names, report: Report): void {
   checkAccess(config, names, report);
 }
 
-/** Access rules name sources the file defines and data classes that exist. */
+/** `auth.keyRepository` is a repository of the file; access rules name its sources and known data classes. */
 function checkAccess(config: ZapasConfig, names: Names, report: Report): void {
+  const keyRepository = config.auth?.keyRepository;
+  if (keyRepository !== undefined && !names.repositories.has(keyRepository))
+    report(
+      ['auth', 'keyRepository'],
+      `no repository "${keyRepository}" (known: ${[...names.repositories].join(', ') || 'none'})`,
+    );
   const classes: readonly string[] = DATA_CLASSES;
   config.access?.forEach((rule, i) => {
     rule.sources?.forEach((source, j) => {
