@@ -50,6 +50,7 @@ const EVENT = z.looseObject({
     kind: z.enum(['token', 'local', 'anonymous']),
     subject: text,
     roles: z.array(z.enum(ROLES)),
+    tokenId: z.string().max(256).optional(),
   }),
   action: z.enum([...ACTIONS, ...AUDIT_ONLY_ACTIONS]),
   target: z.record(z.string().max(256), text),

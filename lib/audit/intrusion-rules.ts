@@ -48,7 +48,7 @@ const proven = (e: AuditEvent) => e.principal.kind !== 'anonymous';
 /** What a token's events share: its subject and `jti` (the subject alone when it has none). */
 export function tokenKeyOf(e: AuditEvent): string | undefined {
   if (e.principal.kind !== 'token') return undefined;
-  const jti = (e.principal as { tokenId?: unknown }).tokenId ?? e.target.tokenId;
+  const jti = e.principal.tokenId ?? e.target.tokenId;
   return typeof jti === 'string' && jti ? `${e.principal.subject}#${jti}` : e.principal.subject;
 }
 
