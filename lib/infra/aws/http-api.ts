@@ -8,6 +8,7 @@
  * concurrency from the pipeline.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -22,6 +23,24 @@ import { DEFAULT_THROTTLE, type EnvironmentSettings } from './settings';
 /** The API's routes: everything under /v1 goes to the stage (lib/api routes it further). */
 export const API_ROUTE = '/v1/{proxy+}';
 export { HEALTH_PATH };
+
+/**
+ * One JSON line per request: who (source address, the token's subject), what, the answer, and why a
+ * request was turned away (the authorizer's or the integration's error). No header and no token.
+ */
+export const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  time: '$context.requestTime',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  route: '$context.routeKey',
+  status: '$context.status',
+  bytes: '$context.responseLength',
+  sub: '$context.authorizer.claims.sub',
+  authorizerError: '$context.authorizer.error',
+  integrationError: '$context.integrationErrorMessage',
+} as const;
 
 export class ServiceApi extends Construct {
   readonly api: apigw.HttpApi;
@@ -49,7 +68,10 @@ export class ServiceApi extends Construct {
         rateLimit: settings.api?.throttleRateLimit ?? DEFAULT_THROTTLE.rateLimit,
         burstLimit: settings.api?.throttleBurstLimit ?? DEFAULT_THROTTLE.burstLimit,
       },
-      accessLogSettings: { destination: new apigw.LogGroupLogDestination(this.accessLogs) },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
     });
     this.authorizer = new HttpJwtAuthorizer('Jwt', settings.auth.issuer, {
       authorizerName: resourceName(settings.prefix, 'jwt'),
