@@ -7,13 +7,6 @@
 /** The route left open for load balancers and uptime probes. */
 export const HEALTH_PATH = '/v1/health';
 
-export interface ApiAuth {
-  /** The issuer (`iss`), an https URL; AWS finds its keys through `<issuer>/.well-known/openid-configuration`. */
-  issuer: string;
-  /** The audience (`aud`) a token must name. */
-  audience: string;
-}
-
 /**
  * What an issuer or key URL may look like: https, a host (and port), a path of plain URL characters — no
  * credentials, query, fragment, whitespace, quotes, backslashes, `$`, `{` or `}` (Terraform's templates).

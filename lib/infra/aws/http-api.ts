@@ -22,7 +22,6 @@ import { DEFAULT_THROTTLE, type EnvironmentSettings } from './settings';
 
 /** The API's routes: everything under /v1 goes to the stage (lib/api routes it further). */
 export const API_ROUTE = '/v1/{proxy+}';
-export { HEALTH_PATH };
 
 /**
  * One JSON line per request: who (source address, the token's subject), what, the answer, and why a
