@@ -1,5 +1,5 @@
 // The CDK app command (cdk.json "app"): builds the function bundles (scripts/build.mjs), bundles
-// bin/cdk.ts to dist/cdk.cjs with esbuild — aws-cdk-lib and constructs stay external, loaded from
+// bin/cdk.ts to dist/cdk.cjs with esbuild — aws-cdk-lib, constructs and cdk-nag stay external, loaded from
 // node_modules — and runs it. No ts-node, no Docker, no network: a fresh clone after `npm install`.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -25,7 +25,7 @@ await build({
   target: 'node22',
   format: 'cjs',
   sourcemap: 'inline',
-  external: ['aws-cdk-lib', 'constructs'],
+  external: ['aws-cdk-lib', 'constructs', 'cdk-nag'],
   logLevel: 'warning',
 });
 createRequire(import.meta.url)(outfile);

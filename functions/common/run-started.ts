@@ -3,6 +3,7 @@
  * both do this. A job that is not running (a redelivered message, a job requeued meanwhile) is left alone.
  */
 import type { Job } from '../../lib/catalog/jobs';
+import { currentCorrelationId, withCorrelation } from '../../lib/pipeline/log-context';
 import { runJob } from '../../lib/pipeline/run-job';
 import type { Repository } from '../../lib/repo/repository';
 import type { WorkerPool } from '../../lib/repo/worker-pool';
@@ -16,6 +17,9 @@ export async function runStarted(
 ): Promise<Job | undefined> {
   const job = await rt.catalog.getJob(jobId);
   if (job?.state !== 'running') return job;
+  // The agent starts with no scope: the job's correlation id is on its lines.
+  if (job.correlationId && !currentCorrelationId())
+    return withCorrelation(job.correlationId, () => runStarted(rt, jobId, pool));
   const { job: done } = await runJob(
     {
       config: rt.config,
@@ -28,12 +32,16 @@ export async function runStarted(
     },
     job,
   );
-  rt.log(`job-${done.state}`, {
-    job: done.id,
-    source: done.source,
-    kind: done.kind,
-    snapshot: done.snapshotId,
-    error: done.error,
-  });
+  rt.log(
+    `job-${done.state}`,
+    {
+      job: done.id,
+      source: done.source,
+      kind: done.kind,
+      snapshot: done.snapshotId,
+      error: done.error,
+    },
+    done.state === 'failed' ? 'error' : 'info',
+  );
   return done;
 }

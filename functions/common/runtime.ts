@@ -12,6 +12,7 @@ import { ENV, queueUrlEnv } from '../../lib/infra/env';
 import type { QueueName } from '../../lib/infra/stages';
 import { parseConfig } from '../../lib/pipeline/config/load';
 import type { ZapasConfig } from '../../lib/pipeline/config/schema';
+import { processLogger } from '../../lib/pipeline/log';
 import type { Queue } from '../../lib/pipeline/queues/queue';
 import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
 import { RepositoryOpener } from '../../lib/pipeline/repositories';
@@ -35,7 +36,8 @@ export interface Runtime {
   landing(bucket: string): Storage;
   /** The breaker of a dependency (a repository's storage, the catalog). */
   guard(name: string): DependencyGuard;
-  log(event: string, fields?: Record<string, unknown>): void;
+  /** One JSON line (lib/pipeline/log.ts): `event` and the fields, the scope's correlation id. */
+  log(event: string, fields?: Record<string, unknown>, level?: 'info' | 'warn' | 'error'): void;
 }
 
 let cached: Runtime | undefined;
@@ -129,9 +131,9 @@ export function makeRuntime(env: NodeJS.ProcessEnv): Runtime {
       });
     },
     guard,
-    log(event, fields = {}) {
+    log(event, fields = {}, level = 'info') {
       // One JSON line per event: CloudWatch / Cloud Logging filter on `event` (e.g. job-failed alarms).
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
+      processLogger(env)[level]({ event, ...fields }, event);
     },
   };
 }

@@ -3,6 +3,8 @@
  * sees it, the stage's result is shaped for the cloud that asked after, and a failure is logged as one
  * JSON line (never with a secret: messages of our errors name objects and fields, not values) before the
  * platform's retry takes over. The stage itself is a plain function of the runtime and the event.
+ * Each invocation runs in a correlation scope (lib/pipeline/log-context.ts): a new id, or the one an HTTP
+ * request brings in `X-Correlation-Id`; the messages of a batch each get their own (batch.ts).
  */
 import middy from '@middy/core';
 import {
@@ -12,6 +14,8 @@ import {
   type StageResult,
   shapeResult,
 } from '../../lib/pipeline/events/normalize';
+import { processLogger } from '../../lib/pipeline/log';
+import { isCorrelationId, newCorrelationId, withCorrelation } from '../../lib/pipeline/log-context';
 import { type Runtime, runtime } from './runtime';
 
 /** What the platform passes besides the event (Yandex gives the service account's IAM token here). */
@@ -50,8 +54,9 @@ function logFailures(stage: string): middy.MiddlewareObj<unknown, unknown, Error
   return {
     onError: (request) => {
       const err = request.error;
-      process.stdout.write(
-        `${JSON.stringify({ time: new Date().toISOString(), event: 'invocation-failed', stage, error: err?.message ?? String(err) })}\n`,
+      processLogger().error(
+        { event: 'invocation-failed', stage, error: err?.message ?? String(err) },
+        'invocation-failed',
       );
     },
   };
@@ -65,8 +70,11 @@ export function stageHandler(
   const h = middy<unknown, unknown, Error, PlatformContext, Internal>()
     .use(logFailures(name))
     .use(cloudEvents())
-    .handler((event, context) =>
-      stage(runtime(), event as NormalizedEvent, (context ?? {}) as unknown as InvocationContext),
-    );
-  return (event, context) => h(event, context ?? {});
+    .handler((event, context) => {
+      const e = event as NormalizedEvent;
+      const run = () => stage(runtime(), e, (context ?? {}) as unknown as InvocationContext);
+      const asked = e.kind === 'http' ? e.headers['x-correlation-id'] : undefined;
+      return isCorrelationId(asked) ? withCorrelation(asked, run) : run();
+    });
+  return (event, context) => withCorrelation(newCorrelationId(), () => h(event, context ?? {}), name);
 }

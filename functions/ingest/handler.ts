@@ -5,6 +5,7 @@
  */
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { ingestPart } from '../../lib/pipeline/ingest';
+import { currentCorrelationId } from '../../lib/pipeline/log-context';
 import { ingestWorkMessage, parseMessage } from '../../lib/pipeline/messages';
 import { eachMessage } from '../common/batch';
 import type { Runtime } from '../common/runtime';
@@ -38,7 +39,13 @@ async function ingest(rt: Runtime, e: NormalizedEvent, context: InvocationContex
       ms: Date.now() - started,
     });
     if (r.complete)
-      await rt.queue('requests').send(JSON.stringify({ type: 'ingest-complete', jobId: work.jobId }));
+      await rt.queue('requests').send(
+        JSON.stringify({
+          type: 'ingest-complete',
+          jobId: work.jobId,
+          correlationId: currentCorrelationId(),
+        }),
+      );
   });
 }
 

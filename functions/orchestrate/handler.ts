@@ -9,6 +9,7 @@ import { ENV } from '../../lib/infra/env';
 import { dispatchStarted } from '../../lib/pipeline/dispatch';
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { acceptLandingObject, commitIngest } from '../../lib/pipeline/ingest';
+import { correlationIdOr, withCorrelation } from '../../lib/pipeline/log-context';
 import { messageType, parseMessage, stageMessage } from '../../lib/pipeline/messages';
 import { acceptMessage, requeueAbandoned, scheduleDue, startReady } from '../../lib/pipeline/orchestrate';
 import { agentLauncher } from '../common/agent-launcher';
@@ -27,7 +28,9 @@ async function orchestrate(
     case 'schedule':
       await requeueAbandoned(rt.config, rt.catalog, now);
       for (const job of await scheduleDue(rt.config, rt.catalog, now))
-        rt.log('job-scheduled', { job: job.id, source: job.source, trigger: job.trigger.ref });
+        withCorrelation(correlationIdOr(job.correlationId), () =>
+          rt.log('job-scheduled', { job: job.id, source: job.source, trigger: job.trigger.ref }),
+        );
       break;
     case 'messages':
       result = await eachMessage(rt, e.messages, async (m) => {
@@ -35,12 +38,11 @@ async function orchestrate(
           const { jobId } = parseMessage(stageMessage, m.body);
           const job = await commitJob(rt, jobId);
           if (job)
-            rt.log(`job-${job.state}`, {
-              job: job.id,
-              source: job.source,
-              snapshot: job.snapshotId,
-              error: job.error,
-            });
+            rt.log(
+              `job-${job.state}`,
+              { job: job.id, source: job.source, snapshot: job.snapshotId, error: job.error },
+              job.state === 'failed' ? 'error' : 'info',
+            );
           return;
         }
         const { job, created } = await acceptMessage(rt.config, rt.catalog, m, now);
@@ -108,11 +110,11 @@ async function startAndDispatch(rt: Runtime, context: InvocationContext, now: Da
       sendIngest: async (work) => {
         for (const w of work) await rt.queue('ingest').send(JSON.stringify({ type: 'ingest-part', ...w }));
       },
-      sendVerify: async (jobId) => {
-        await rt.queue('verify').send(JSON.stringify({ type: 'run-job', jobId }));
+      sendVerify: async (jobId, correlationId) => {
+        await rt.queue('verify').send(JSON.stringify({ type: 'run-job', jobId, correlationId }));
       },
-      sendComplete: async (jobId) => {
-        await rt.queue('requests').send(JSON.stringify({ type: 'ingest-complete', jobId }));
+      sendComplete: async (jobId, correlationId) => {
+        await rt.queue('requests').send(JSON.stringify({ type: 'ingest-complete', jobId, correlationId }));
       },
       startAgent: (job) => startAgent(job, context),
       ...(rt.env[ENV.partBytes] ? { partBytes: Number(rt.env[ENV.partBytes]) } : {}),
@@ -120,11 +122,13 @@ async function startAndDispatch(rt: Runtime, context: InvocationContext, now: Da
     started.map((s) => s.job),
   );
   for (const r of routes)
-    rt.log(r.error ? 'job-failed' : 'job-started', {
-      job: r.job,
-      route: r.route,
-      ...(r.error ? { error: r.error } : {}),
-    });
+    withCorrelation(correlationIdOr(r.correlationId), () =>
+      rt.log(
+        r.error ? 'job-failed' : 'job-started',
+        { job: r.job, route: r.route, ...(r.error ? { error: r.error } : {}) },
+        r.error ? 'error' : 'info',
+      ),
+    );
 }
 
 export const handler = stageHandler('orchestrate', orchestrate);

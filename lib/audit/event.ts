@@ -30,6 +30,8 @@ export interface AuditEntry {
     kind: 'token' | 'local' | 'anonymous';
     subject: string;
     roles: readonly Role[];
+    /** The token's `jti`, when it has one (one token seen from two places is a rule of intrusion detection). */
+    tokenId?: string;
   };
   action: AuditAction;
   /** What it was done to: a source, a snapshot, a hold, a key slot, a route… (no secret, no data). */

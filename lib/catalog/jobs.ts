@@ -55,6 +55,8 @@ export interface Job {
   after?: string[];
   /** An export job's input: the landing object it ingests (deleted once its snapshot is committed). */
   input?: LandingObject;
+  /** Ties the job's log lines, messages and audit events to the request that made it. */
+  correlationId?: string;
 }
 
 /** An object a platform service dropped in the landing bucket. */
@@ -68,7 +70,7 @@ export interface LandingObject {
 
 /** What a caller gives to create a job; the rest is filled in. */
 export type NewJob = Pick<Job, 'kind' | 'source' | 'trigger' | 'priority'> &
-  Partial<Pick<Job, 'type' | 'after' | 'input'>> & {
+  Partial<Pick<Job, 'type' | 'after' | 'input' | 'correlationId'>> & {
     /** Same key, same job: e.g. `schedule:payments:0 2 * * *:2026-12-02T23:00Z` or a queue message id. */
     idempotencyKey: string;
   };
@@ -121,6 +123,7 @@ export function newJobRecord(spec: NewJob, now: Date): Job {
     updatedAt: at,
     ...(spec.after?.length ? { after: spec.after } : {}),
     ...(spec.input ? { input: spec.input } : {}),
+    ...(spec.correlationId ? { correlationId: spec.correlationId } : {}),
   };
 }
 

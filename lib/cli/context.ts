@@ -6,6 +6,7 @@ import { Repository } from '../repo/repository';
 import { WorkerPool } from '../repo/worker-pool';
 import { openStorage } from '../storage/open';
 import type { Storage } from '../storage/storage';
+import type { CliAudit } from './cli-audit';
 import { UsageError } from './errors';
 import type { Io } from './io';
 import { keyCacheDir, openWithKeyCache } from './key-cache';
@@ -24,6 +25,8 @@ export interface GlobalOptions {
 export interface VerbContext {
   io: Io;
   globals: GlobalOptions;
+  /** Set while a verb that declares an audit action runs: the repository it opens records it. */
+  audit?: CliAudit;
 }
 
 /** The repository URL from --repo or ZAPAS_REPOSITORY. */
@@ -73,9 +76,11 @@ export async function openRepo(ctx: VerbContext, opts: { keyCache?: boolean } = 
   const codec = new PasswordKeySlot(password, kdfLogN(ctx), ctx.io.passwordKdf);
   const dir = opts.keyCache ? keyCacheDir(ctx.io.env) : undefined;
   const onDamagedSlot = damagedSlotWarning(ctx);
-  return dir
+  const repo = await (dir
     ? openWithKeyCache(ctx.io, storage, password, codec, dir, onDamagedSlot)
-    : Repository.open(storage, codec, { onDamagedSlot });
+    : Repository.open(storage, codec, { onDamagedSlot }));
+  await ctx.audit?.opened(repo);
+  return repo;
 }
 
 /** Warns of a damaged key slot skipped while the others are tried (`zapas key remove` takes it away). */

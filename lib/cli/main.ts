@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RepositoryError } from '../repo/errors';
 import { PROGRAM } from '../repo/program';
+import { runVerb } from './cli-audit';
 import type { GlobalOptions, VerbContext } from './context';
 import { EXIT, EXIT_TEXT, exitCodeOf, UsageError } from './errors';
 import { GLOBAL_OPTIONS } from './global-options';
@@ -52,8 +53,9 @@ export async function main(
       const args = params
         .slice(0, -2)
         .flatMap((p) => (Array.isArray(p) ? p.map(String) : p === undefined ? [] : [String(p)]));
-      exitCode = await verb.run(args, opts, ctxOf());
-      void command;
+      const words: string[] = [];
+      for (let c: Command | null = command; c?.parent; c = c.parent) words.unshift(c.name());
+      exitCode = await runVerb(verb, words.join(' '), args, opts, ctxOf());
     });
   };
   for (const verb of verbs) add(program, verb);

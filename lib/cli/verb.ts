@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import type { VerbAudit } from './cli-audit';
 import type { VerbContext } from './context';
 
 /** Parsed options of a verb, as commander hands them over. */
@@ -15,6 +16,8 @@ export interface Verb {
   /** Exit codes this verb can return, listed under EXIT STATUS in its --help. */
   readonly exits: readonly number[];
   run(args: string[], opts: VerbOptions, ctx: VerbContext): Promise<number>;
+  /** What each run puts in the repository's audit trail (cli-audit.ts); absent: nothing. */
+  readonly audit?: VerbAudit;
   /** Sub-verbs (`key add`, `key list`, …). */
   readonly subverbs?: readonly Verb[];
 }

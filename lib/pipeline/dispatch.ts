@@ -11,6 +11,7 @@ import type { Storage } from '../storage/storage';
 import type { ZapasConfig } from './config/schema';
 import { type IngestWork, planIngest } from './ingest';
 import { recordFailure } from './job-outcome';
+import { newCorrelationId, withCorrelation } from './log-context';
 import { releaseJob } from './orchestrate';
 
 export type Route = 'ingest' | 'verify' | 'agent';
@@ -20,9 +21,10 @@ export interface DispatchDeps {
   catalog: Catalog;
   landing(bucket: string): Storage;
   sendIngest(work: IngestWork[]): Promise<void>;
-  sendVerify(jobId: string): Promise<void>;
+  /** `correlationId`: the job's, for the message. */
+  sendVerify(jobId: string, correlationId?: string): Promise<void>;
   /** A retried export whose parts are all stored already: straight to the commit. */
-  sendComplete(jobId: string): Promise<void>;
+  sendComplete(jobId: string, correlationId?: string): Promise<void>;
   /** Starts an agent task for the job (ECS RunTask, a Serverless Container call). */
   startAgent(job: Job): Promise<void>;
   partBytes?: number;
@@ -37,34 +39,41 @@ export function routeOf(config: ZapasConfig, job: Job): Route {
   return source?.type === 'export' ? 'ingest' : 'agent';
 }
 
-/** Sends each started job on its way; returns the route each took (or the error that failed it). */
-export async function dispatchStarted(
-  deps: DispatchDeps,
-  jobs: readonly Job[],
-): Promise<{ job: string; route: Route; error?: string }[]> {
-  const now = deps.now ?? (() => new Date());
-  const out: { job: string; route: Route; error?: string }[] = [];
+export interface Dispatched {
+  job: string;
+  route: Route;
+  error?: string;
+  correlationId?: string;
+}
+
+/**
+ * Sends each started job on its way, each in its correlation scope; returns the route each took (or the
+ * error that failed it).
+ */
+export async function dispatchStarted(deps: DispatchDeps, jobs: readonly Job[]): Promise<Dispatched[]> {
+  const out: Dispatched[] = [];
   for (const job of jobs) {
-    const route = routeOf(deps.config, job);
-    try {
-      if (route === 'ingest') {
-        const work = await planIngest(
-          deps.catalog,
-          job,
-          deps.landing(job.input?.bucket ?? ''),
-          deps.partBytes,
-        );
-        if (work.length > 0) await deps.sendIngest(work);
-        else await deps.sendComplete(job.id);
-      } else if (route === 'verify') await deps.sendVerify(job.id);
-      else await deps.startAgent(job);
-      out.push({ job: job.id, route });
-    } catch (err) {
-      const error = `could not be started (${route}): ${(err as Error).message}`;
-      await recordFailure(deps.catalog, job, 'running', error, now);
-      await releaseJob(deps.config, deps.catalog, job);
-      out.push({ job: job.id, route, error });
-    }
+    const correlationId = job.correlationId ?? newCorrelationId();
+    out.push({ ...(await withCorrelation(correlationId, () => dispatchOne(deps, job))), correlationId });
   }
   return out;
+}
+
+async function dispatchOne(deps: DispatchDeps, job: Job): Promise<Dispatched> {
+  const now = deps.now ?? (() => new Date());
+  const route = routeOf(deps.config, job);
+  try {
+    if (route === 'ingest') {
+      const work = await planIngest(deps.catalog, job, deps.landing(job.input?.bucket ?? ''), deps.partBytes);
+      if (work.length > 0) await deps.sendIngest(work);
+      else await deps.sendComplete(job.id, job.correlationId);
+    } else if (route === 'verify') await deps.sendVerify(job.id, job.correlationId);
+    else await deps.startAgent(job);
+    return { job: job.id, route };
+  } catch (err) {
+    const error = `could not be started (${route}): ${(err as Error).message}`;
+    await recordFailure(deps.catalog, job, 'running', error, now);
+    await releaseJob(deps.config, deps.catalog, job);
+    return { job: job.id, route, error };
+  }
 }

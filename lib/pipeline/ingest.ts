@@ -23,6 +23,7 @@ import { withWriteSession } from '../sources/write-session';
 import type { Storage } from '../storage/storage';
 import type { SourceConfig, ZapasConfig } from './config/schema';
 import { recordBackupSuccess, recordFailure } from './job-outcome';
+import { correlationIdOr } from './log-context';
 import { LEASE_MS, releaseJob } from './orchestrate';
 
 /** Bytes per part: what one function instance reads, holds and stores in one invocation. */
@@ -37,6 +38,8 @@ export interface IngestWork {
   offset: number;
   length: number;
   parts: number;
+  /** The job's (log-context.ts). */
+  correlationId?: string;
 }
 
 /** The export source whose landing prefix holds `bucket/key`, if any. */
@@ -66,6 +69,7 @@ export async function acceptLandingObject(
       priority: config.sources[source]!.priority,
       idempotencyKey: `landing:${object.bucket}/${object.key}:${object.etag ?? object.size ?? ''}`,
       input: object,
+      correlationId: correlationIdOr(),
     },
     now,
   );
@@ -107,7 +111,14 @@ export async function planIngest(
   const parts = planParts(info.size, partBytes);
   return parts
     .filter((p) => !done.has(p.index))
-    .map((p) => ({ jobId: job.id, bucket: input.bucket, key: input.key, parts: parts.length, ...p }));
+    .map((p) => ({
+      jobId: job.id,
+      bucket: input.bucket,
+      key: input.key,
+      parts: parts.length,
+      ...p,
+      ...(job.correlationId ? { correlationId: job.correlationId } : {}),
+    }));
 }
 
 export interface IngestDeps {

@@ -36,6 +36,7 @@ export async function recordBackupSuccess(
         trigger: { kind: 'event', ref: `after ${job.id}` },
         priority: source.priority,
         idempotencyKey: `verify-after:${job.id}`,
+        ...(job.correlationId ? { correlationId: job.correlationId } : {}),
       },
       now(),
     );

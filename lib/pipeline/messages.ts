@@ -1,5 +1,15 @@
 /** The messages platform services and the stages send to queues, validated before anything is done. */
 import { z } from 'zod';
+import { CORRELATION_ID_PATTERN } from './log-context';
+
+/**
+ * Every message may carry the correlation id of the request or job it belongs to (log-context.ts); one
+ * without gets a new one where it is received. A malformed one makes the message poison.
+ */
+const correlationId = z
+  .string()
+  .regex(CORRELATION_ID_PATTERN, 'a correlation id: 1–128 letters, digits and ._:@/+=- (no spaces)')
+  .optional();
 
 export const platformMessage = z.discriminatedUnion('type', [
   z
@@ -7,6 +17,7 @@ export const platformMessage = z.discriminatedUnion('type', [
       type: z.literal('backup-now'),
       source: z.string().min(1),
       reason: z.string().max(500).optional(),
+      correlationId,
     })
     .strict(),
   z
@@ -16,6 +27,7 @@ export const platformMessage = z.discriminatedUnion('type', [
       /** Where the export landed: s3://bucket/key. */
       at: z.string().regex(/^s3:\/\/[^/]+\/.+$/, 'an s3://bucket/key location'),
       bytes: z.int().min(0).optional(),
+      correlationId,
     })
     .strict(),
 ]);
@@ -38,12 +50,13 @@ export const ingestWorkMessage = z
     offset: z.int().min(0),
     length: z.int().min(0),
     parts: z.int().min(1),
+    correlationId,
   })
   .strict();
 
 export const stageMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ingest-complete'), jobId: z.string().min(1) }).strict(),
-  z.object({ type: z.literal('run-job'), jobId: z.string().min(1) }).strict(),
+  z.object({ type: z.literal('ingest-complete'), jobId: z.string().min(1), correlationId }).strict(),
+  z.object({ type: z.literal('run-job'), jobId: z.string().min(1), correlationId }).strict(),
 ]);
 
 /** The `type` field of a JSON message body, or undefined (the full parse then says what is wrong). */

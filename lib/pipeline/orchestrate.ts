@@ -11,6 +11,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type { Catalog } from '../catalog/catalog';
 import { type Job, type JobKind, StaleStateError, TERMINAL } from '../catalog/jobs';
 import type { SourceConfig, ZapasConfig } from './config/schema';
+import { correlationIdOr, newCorrelationId } from './log-context';
 import { PoisonMessageError, parsePlatformMessage } from './messages';
 
 /** How long a start holds its leases before the worker must renew them. */
@@ -68,6 +69,8 @@ export async function scheduleDue(config: ZapasConfig, catalog: Catalog, now: Da
           priority: source.priority,
           idempotencyKey: `${t.keyPrefix}:${id}:${t.cron}:${slot}`,
           ...(t.type ? { type: t.type } : {}),
+          // A job a timer makes is a request of its own.
+          correlationId: newCorrelationId(),
         },
         now,
       );
@@ -108,6 +111,7 @@ export async function acceptMessage(
       priority: source.priority,
       idempotencyKey: `message:${message.id}`,
       ...(input ? { input } : {}),
+      correlationId: correlationIdOr(m.correlationId),
     },
     now,
   );
@@ -126,6 +130,7 @@ export function requestBackup(
     trigger: { kind: 'http', ref: key },
     priority: config.sources[source]!.priority,
     idempotencyKey: `http:${source}:${key}`,
+    correlationId: correlationIdOr(),
   });
 }
 

@@ -87,8 +87,11 @@ export function authorize(
   target: Target,
   access?: readonly AccessRule[],
 ): Decision {
-  const grants = PERMISSIONS[action];
   const who = describePrincipal(principal);
+  // An action named from outside (a route, a message) that the table lacks — `name`, `constructor` — is
+  // refused, not looked up on the table's prototype.
+  const grants = Object.hasOwn(PERMISSIONS, action) ? PERMISSIONS[action] : undefined;
+  if (!grants) return { allowed: false, reason: `${who} may not ${action}${describeTarget(target)}` };
   const granting = principal.roles.filter((role) => {
     const scope = Object.hasOwn(grants, role) ? grants[role] : undefined;
     return scope !== undefined && inScope(scope, principal, target);

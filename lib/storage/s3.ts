@@ -83,6 +83,14 @@ export interface S3StorageOptions {
 }
 
 /**
+ * Put options S3 adds: a retention under Object Lock (the bucket must have Object Lock enabled), so the
+ * object cannot be deleted or overwritten until then (audit events, lib/audit/audit-log.ts).
+ */
+export interface S3PutOptions extends PutOptions {
+  readonly retention?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly until: Date };
+}
+
+/**
  * The Storage port on an S3 bucket (any S3-compatible endpoint). Object `name` is stored under key
  * `<prefix>/<name>`. Every request passes a semaphore so a pipeline cannot open more connections
  * than `maxConcurrency`, and every SDK error is mapped to the storage error hierarchy.
@@ -137,7 +145,7 @@ export class S3Storage implements Storage {
    * s3rver ignores that header and older S3-compatible deployments may too (CLOUDS.md). Only where the
    * service honours the header (AWS S3; Yandex documents it) is put-if-absent atomic.
    */
-  async put(name: string, parts: PutData, opts: PutOptions = {}): Promise<void> {
+  async put(name: string, parts: PutData, opts: S3PutOptions = {}): Promise<void> {
     const data = Array.isArray(parts) ? Buffer.concat(parts as Uint8Array[]) : (parts as Uint8Array);
     const Key = this.keyOf(name);
     if (opts.ifAbsent && (await this.head(name)) !== undefined) {
@@ -148,6 +156,9 @@ export class S3Storage implements Storage {
       Key,
       Body: data,
       ...(opts.ifAbsent ? { IfNoneMatch: '*' } : {}),
+      ...(opts.retention
+        ? { ObjectLockMode: opts.retention.mode, ObjectLockRetainUntilDate: opts.retention.until }
+        : {}),
     };
     const multipart = data.byteLength > MULTIPART_THRESHOLD_BYTES;
     try {

@@ -63,8 +63,47 @@ describe('data stack: buckets', () => {
     });
   });
 
-  it('both buckets refuse requests without TLS (aws:SecureTransport false → Deny)', () => {
-    templates('dev').data.resourcePropertiesCountIs('AWS::S3::BucketPolicy', tlsOnly, 2);
+  it('all three buckets (repository, landing, access logs) refuse requests without TLS', () => {
+    templates('dev').data.resourcePropertiesCountIs('AWS::S3::BucketPolicy', tlsOnly, 3);
+  });
+
+  it('repository and landing log their requests to the access log bucket, which keeps them as long as logs', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const { data } = templates(env);
+      const logs = logicalId(data, 'AWS::S3::Bucket', {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+      });
+      const days = (CDK_CONTEXT.environments as Record<string, { logRetentionDays: number }>)[env]!
+        .logRetentionDays;
+      data.hasResourceProperties('AWS::S3::Bucket', {
+        BucketName: Match.objectLike({
+          'Fn::Join': ['', Match.arrayWith([`zapas-${env}-access-logs-`])],
+        }),
+        LifecycleConfiguration: { Rules: [Match.objectLike({ Id: 'expire', ExpirationInDays: days })] },
+        PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicPolicy: true }),
+      });
+      for (const name of ['repository', 'landing'])
+        data.hasResourceProperties('AWS::S3::Bucket', {
+          BucketName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([`zapas-${env}-${name}-`])] }),
+          LoggingConfiguration: { DestinationBucketName: { Ref: logs }, LogFilePrefix: `${name}/` },
+        });
+      // Delivered under a bucket policy for the logging service (no ACL), from the two buckets only.
+      data.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logs },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Action: 's3:PutObject',
+              Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': Match.anyValue() } }),
+            }),
+          ]),
+        },
+      });
+    }
   });
 
   it('the repository tiers objects to Intelligent-Tiering and expires noncurrent versions', () => {
@@ -120,7 +159,7 @@ describe('data stack: buckets', () => {
     data.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: Match.anyValue() }, 0);
     for (const type of ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::KMS::Key'])
       for (const r of Object.values(data.findResources(type))) expect(r.DeletionPolicy).toBe('Delete');
-    data.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    data.resourceCountIs('Custom::S3AutoDeleteObjects', 3);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import { CATALOG_INDEX } from '../../lib/infra/aws/catalog-table';
 import { ENV } from '../../lib/infra/env';
 import { AGENT, type Grants, type QueueName, STAGES } from '../../lib/infra/stages';
 
@@ -106,12 +107,15 @@ describe('service stack: least privilege from the grants', () => {
     ];
     for (const { grants, statements } of roles) {
       expect(allActions(statements).includes('secretsmanager:GetSecretValue')).toBe(grants.repositoryKey);
-      for (const s of statements.filter((x) => actionsOf(x).some((a) => a.startsWith('kms:'))))
+      for (const s of statements.filter((x) => actionsOf(x).some((a) => a.startsWith('kms:')))) {
         expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.anything() } });
+        // No wildcard action: GenerateDataKey* would include key pairs, ReEncrypt* both directions unnamed.
+        expect(actionsOf(s).filter((a) => a.includes('*'))).toEqual([]);
+      }
     }
   });
 
-  it('catalog: write stages get item writes, and nothing outside the table and its indexes', () => {
+  it('catalog: write stages get item writes, and nothing outside the table and its one index', () => {
     const { service } = templates('dev');
     for (const stage of STAGES) {
       const catalog = statementsOf(service, stage.name).filter((s) =>
@@ -119,7 +123,8 @@ describe('service stack: least privilege from the grants', () => {
       );
       expect(catalog).toHaveLength(1);
       expect(actionsOf(catalog[0]!).includes('dynamodb:PutItem')).toBe(stage.grants.catalog === 'write');
-      expect(mentions(catalog[0]!.Resource, '/index/*')).toBe(true);
+      expect(mentions(catalog[0]!.Resource, `/index/${CATALOG_INDEX}`)).toBe(true);
+      expect(mentions(catalog[0]!.Resource, '*')).toBe(false);
     }
   });
 

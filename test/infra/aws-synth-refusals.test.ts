@@ -71,4 +71,58 @@ describe('what synth refuses', () => {
     };
     expect(() => build({ environments: broken })).toThrow(/objectLock with removal "destroy"/);
   });
+
+  describe('the HTTP API’s JWT authorizer settings', () => {
+    const environments = CDK_CONTEXT.environments as Record<string, Record<string, unknown>>;
+    const dev = (patch: Record<string, unknown>, drop?: string) => {
+      const next: Record<string, unknown> = { ...environments.dev, ...patch };
+      if (drop) delete next[drop];
+      return { environments: { ...environments, dev: next } };
+    };
+    const auth = (issuer: unknown, audience: unknown = 'zapas') => dev({ auth: { issuer, audience } });
+
+    it('no auth at all: refused, saying what to add', () => {
+      expect(() => build(dev({}, 'auth'))).toThrow(DeploymentError);
+      expect(() => build(dev({}, 'auth'))).toThrow(
+        /context\.environments\.dev\.auth is missing.*"issuer": "https:\/\/.*"audience"/,
+      );
+    });
+
+    it.each([
+      ['http://id.example.org', /not https/],
+      ['HTTP://id.example.org', /not https/],
+      ['ftp://id.example.org', /not https/],
+      ['id.example.org', /not a URL/],
+      ['', /missing/],
+      ['https://user:pw@id.example.org', /credentials/],
+      ['https://id.example.org/?next=evil', /query or fragment/],
+      ['https://id.example.org/#x', /query or fragment/],
+      [42, /expected string/],
+    ])('issuer %p: refused', (issuer, why) => {
+      expect(() => build(auth(issuer))).toThrow(DeploymentError);
+      expect(() => build(auth(issuer))).toThrow(/environments\.dev: auth\.issuer/);
+      expect(() => build(auth(issuer))).toThrow(why);
+    });
+
+    it.each([[''], ['  '], ['a b'], ['x"y'], ['aud$x']])('audience %p: refused', (audience) => {
+      expect(() => build(auth('https://id.example.org', audience))).toThrow(/auth\.audience/);
+    });
+
+    it('an unknown field under auth (a typo such as "issuers"): refused', () => {
+      expect(() => build(dev({ auth: { issuers: 'https://id.example.org', audience: 'zapas' } }))).toThrow(
+        /auth/,
+      );
+    });
+
+    it('reserved concurrency for a stage the API does not start: refused, naming what it starts', () => {
+      expect(() => build(dev({ api: { reservedConcurrency: { purge: 5 } } }))).toThrow(
+        /api\.reservedConcurrency\.purge: the API does not start "purge" \(it starts: api\)/,
+      );
+    });
+
+    it('throttling out of range: refused', () => {
+      expect(() => build(dev({ api: { throttleBurstLimit: 0 } }))).toThrow(/api\.throttleBurstLimit/);
+      expect(() => build(dev({ api: { throttleRateLimit: -1 } }))).toThrow(/api\.throttleRateLimit/);
+    });
+  });
 });

@@ -52,6 +52,13 @@ describe('cdk synth (the CLI, offline)', () => {
     }
     const output = `${run.stdout}\n${run.stderr}`;
     expect(output).not.toMatch(/notices|telemetry|newer version|Could not/i);
+    // bin/cdk.ts runs cdk-nag's AWS Solutions checks: their reports are in the assembly, with nothing left.
+    expect(output).not.toMatch(/AwsSolutions-/);
+    for (const stack of ['zapas-dev-data', 'zapas-dev-service']) {
+      const report = readFileSync(join(out, `AwsSolutions--${stack}-NagReport.csv`), 'utf8');
+      expect(report).toMatch(/"Compliant"/);
+      expect(report).not.toMatch(/"Non-Compliant"/);
+    }
     // The example configuration keeps its repository in a folder: synth says the functions cannot reach it.
     expect(output).toMatch(
       /repositories main \(\.\/zapas-repo\) are not s3:\/\/ URLs.*zapas-dev-repository-<account>-<region>/,

@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfig } from '../.
 import { nextRun } from '../../lib/pipeline/config/schedule';
 import { runCli } from '../support/cli';
 import { makeTempDir } from '../support/temp';
+import { BASE } from './config-base';
 
 const SAMPLE = join(__dirname, '..', '..', 'examples', 'zapas.yaml');
 
@@ -17,19 +18,6 @@ function problems(text: string): string[] {
   }
   return [];
 }
-
-const BASE = `version: 1
-repositories:
-  main:
-    url: ./repo
-    residency: RU
-sources:
-  saves:
-    type: files
-    paths: [./saves]
-    repository: main
-    dataClass: game-content
-`;
 
 describe('configuration', () => {
   it('reads the sample with its defaults filled in', async () => {

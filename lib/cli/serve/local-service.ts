@@ -22,6 +22,8 @@ import type { EmbeddedCatalog } from '../../catalog/embedded-catalog';
 import type { Job } from '../../catalog/jobs';
 import { loadConfigFile } from '../../pipeline/config/load';
 import type { ZapasConfig } from '../../pipeline/config/schema';
+import { createLogger, type Logger } from '../../pipeline/log';
+import { correlationIdOfBody, newCorrelationId, withCorrelation } from '../../pipeline/log-context';
 import { PoisonMessageError } from '../../pipeline/messages';
 import {
   acceptMessage,
@@ -57,7 +59,8 @@ export interface ServiceOptions {
   /** Worker-thread script (dist/zapas-worker.cjs, or its code): backups use one thread per core, as the CLI does. */
   workerScript?: WorkerScript;
   env?: NodeJS.ProcessEnv;
-  log?: (line: string) => void;
+  /** Where the service logs (lib/pipeline/log.ts); default: readable lines on stderr, level info. */
+  logger?: Logger;
 }
 
 export class LocalService {
@@ -95,18 +98,23 @@ export class LocalService {
     });
   }
 
-  static async start(opts: ServiceOptions): Promise<LocalService> {
+  static async start(options: ServiceOptions): Promise<LocalService> {
+    const opts = {
+      ...options,
+      logger: options.logger ?? createLogger({ format: 'text', destination: process.stderr }),
+    };
     const config = await loadConfigFile(opts.configFile);
     const host = opts.host ?? '127.0.0.1';
-    checkExposure(config, host, opts);
+    checkExposure(config, host, opts.logger);
     const baseDir = dirname(resolve(opts.configFile));
     const stateDir = opts.stateDir ?? join(baseDir, '.zapas-state');
     const lock = lockStateFolder(stateDir);
     let catalog: EmbeddedCatalog | undefined;
     try {
+      const { logger } = opts;
       catalog = await openCatalogFolder(stateDir, {
         keepFinishedJobs: parseDuration(config.catalog.keepFinishedJobs),
-        log: (line) => logTo(opts, line),
+        log: (line) => logger.info(line),
       });
       const service = new LocalService(config, catalog, lock.release, baseDir, opts);
       for (const name of Object.keys(config.repositories))
@@ -144,15 +152,15 @@ export class LocalService {
       this.again = true;
       return this.ticking;
     }
-    this.ticking = this.pass()
-      .catch((err: unknown) => this.log(`tick failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.ticking = undefined;
-        if (this.again) {
-          this.again = false;
-          void this.tick();
-        }
-      });
+    this.ticking = withCorrelation(newCorrelationId(), () =>
+      this.pass().catch((err: unknown) => this.log(`tick failed: ${(err as Error).message}`, 'error')),
+    ).finally(() => {
+      this.ticking = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.tick();
+      }
+    });
     return this.ticking;
   }
 
@@ -171,17 +179,20 @@ export class LocalService {
     const now = new Date();
     await requeueAbandoned(this.config, this.catalog, now);
     for (const job of await scheduleDue(this.config, this.catalog, now))
-      this.log(`job ${job.id}: ${job.source} scheduled (${job.trigger.ref})`);
-    for (const m of await this.queue.receive({ max: 10 })) {
-      try {
-        await acceptMessage(this.config, this.catalog, m, now);
-        await this.queue.delete(m.receipt);
-      } catch (err) {
-        if (!(err instanceof PoisonMessageError)) throw err;
-        await deadLetter(this.queue, this.deadLetters, m, err.message);
-        this.log(`message ${m.id} to the dead-letter queue: ${err.message}`);
-      }
-    }
+      withCorrelation(job.correlationId ?? newCorrelationId(), () =>
+        this.log(`job ${job.id}: ${job.source} scheduled (${job.trigger.ref})`),
+      );
+    for (const m of await this.queue.receive({ max: 10 }))
+      await withCorrelation(correlationIdOfBody(m.body), async () => {
+        try {
+          await acceptMessage(this.config, this.catalog, m, now);
+          await this.queue.delete(m.receipt);
+        } catch (err) {
+          if (!(err instanceof PoisonMessageError)) throw err;
+          await deadLetter(this.queue, this.deadLetters, m, err.message);
+          this.log(`message ${m.id} to the dead-letter queue: ${err.message}`, 'warn');
+        }
+      });
     if (this.stopping) return;
     await this.purgeDue(now);
     // A purge holds its repository exclusively: jobs start once it is over.
@@ -194,19 +205,23 @@ export class LocalService {
   private async purgeDue(now: Date): Promise<void> {
     for (const name of await claimPurges(this.config, this.catalog, now)) {
       this.purging.add(name);
-      const task = purgeClaimed(
-        {
-          config: this.config,
-          catalog: this.catalog,
-          open: (n) => this.repositories.get(n),
-          owner: `purge-${process.pid}`,
-        },
-        name,
-        now,
-      )
-        .then((r) => r && this.log(describePurge(name, r)))
-        .catch((err: unknown) => this.log(`purge of repository "${name}" failed: ${(err as Error).message}`))
-        .finally(() => this.purging.delete(name));
+      const task = withCorrelation(newCorrelationId(), () =>
+        purgeClaimed(
+          {
+            config: this.config,
+            catalog: this.catalog,
+            open: (n) => this.repositories.get(n),
+            owner: `purge-${process.pid}`,
+          },
+          name,
+          now,
+        )
+          .then((r) => r && this.log(describePurge(name, r)))
+          .catch((err: unknown) =>
+            this.log(`purge of repository "${name}" failed: ${(err as Error).message}`, 'error'),
+          )
+          .finally(() => this.purging.delete(name)),
+      );
       this.running.add(task);
       void task.finally(() => {
         this.running.delete(task);
@@ -216,6 +231,10 @@ export class LocalService {
   }
 
   private run(job: Job): void {
+    withCorrelation(job.correlationId ?? newCorrelationId(), () => this.runInScope(job));
+  }
+
+  private runInScope(job: Job): void {
     this.log(`job ${job.id}: ${job.source} started (attempt ${job.attempts})`);
     const task = runJob(
       {
@@ -228,6 +247,7 @@ export class LocalService {
       .then(({ job: done }) =>
         this.log(
           `job ${done.id}: ${done.source} ${done.state}${done.snapshotId ? ` snapshot ${done.snapshotId.slice(0, 8)}` : ''}${done.error ? ` (${done.error})` : ''}`,
+          done.state === 'failed' ? 'error' : 'info',
         ),
       )
       .finally(() => {
@@ -290,29 +310,22 @@ export class LocalService {
   }
 
   /** A line to the service's log (stderr). */
-  log(line: string): void {
-    logTo(this.opts, line);
+  log(line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+    this.opts.logger![level](line);
   }
-}
-
-function logTo(opts: ServiceOptions, line: string): void {
-  (opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`)))(line);
 }
 
 /**
  * Without authentication the API is for this machine only: it listens on loopback, says so, and refuses
  * any other address (exit 2) rather than open unauthenticated backups to a network.
  */
-function checkExposure(config: ZapasConfig, host: string, opts: ServiceOptions): void {
+function checkExposure(config: ZapasConfig, host: string, logger: Logger): void {
   if (authConfigured(config)) return;
   if (!isLoopback(host))
     throw new UsageError(
       `--host ${host}: the configuration has no auth section, so the API would take requests from anyone who reaches ${host} without a token; serve listens on loopback only (127.0.0.1, ::1) until auth is configured`,
     );
-  logTo(
-    opts,
-    `the API runs unauthenticated (no auth section in the configuration): loopback only, on ${host}`,
-  );
+  logger.warn(`the API runs unauthenticated (no auth section in the configuration): loopback only, on ${host}`);
 }
 
 async function listen(service: LocalService, host: string, port: number): Promise<Server> {
@@ -322,7 +335,7 @@ async function listen(service: LocalService, host: string, port: number): Promis
       catalog: service.catalog,
       requestBackup: (source, key) => service.requestBackup(source, key),
       running: () => service.runningJobs,
-      log: (line) => service.log(line),
+      log: (line) => service.log(line, 'error'),
     },
     {
       // The client's address; the token's subject once requests carry tokens.

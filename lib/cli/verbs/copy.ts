@@ -21,6 +21,7 @@ export const copy: Verb = {
       )
       .option('--json', 'print the result as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
+  audit: { action: 'restore', target: (refs, opts) => ({ snapshots: refs, to: opts.to }) },
   async run(refs, opts, ctx) {
     const url = (opts.to as string | undefined) ?? ctx.io.env.ZAPAS_TO_REPOSITORY;
     if (!url) throw new UsageError('no destination: pass --to URL or set ZAPAS_TO_REPOSITORY');

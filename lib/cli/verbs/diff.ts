@@ -46,6 +46,7 @@ export const diff: Verb = {
       .option('--json', 'one JSON object per change')
       .addHelpText('after', `\n${SNAPSHOT_FILTER_HELP}`),
   exits: [0, 1, 2, 10, 12],
+  audit: { action: 'read', target: (refs) => ({ snapshots: refs }) },
   async run([refA, refB], opts, ctx) {
     const repo = await openRepo(ctx);
     const filter = filterOf(opts);

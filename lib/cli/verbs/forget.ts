@@ -36,6 +36,17 @@ export const forget: Verb = {
       .option('--json', 'print the decision as JSON lines');
   },
   exits: [0, 1, 2, 10, 11, 12],
+  audit: {
+    action: 'delete',
+    target: (ids, opts) => ({
+      snapshots: ids,
+      policy: Object.entries(opts)
+        .filter(([k, v]) => k.startsWith('keep') && v !== undefined && !(Array.isArray(v) && v.length === 0))
+        .map(([k, v]) => `${k}=${v}`),
+      prune: opts.prune,
+    }),
+    skip: (opts) => Boolean(opts.dryRun),
+  },
   async run(ids, opts, ctx) {
     const policy: RetentionPolicy = {
       ...Object.fromEntries(

@@ -1,4 +1,6 @@
 import type { Verb } from '../verb';
+import { audit } from './audit';
+import { auth } from './auth';
 import { backup } from './backup';
 import { check } from './check';
 import { config } from './config';
@@ -32,10 +34,12 @@ export const VERBS: readonly Verb[] = [
   stats,
   copy,
   key,
+  audit,
   unlock,
   pg,
   config,
   deploy,
   serveVerb,
+  auth,
   version,
 ];

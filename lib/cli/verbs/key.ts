@@ -21,7 +21,9 @@ async function unlock(ctx: VerbContext) {
     throw new RepositoryNotFoundError(`no repository at ${storage.location} (no config object)`);
   const password = await repoPassword(ctx);
   const codec = new PasswordKeySlot(password, kdfLogN(ctx));
-  return { storage, ...(await unlockKeyring(storage, codec, undefined, damagedSlotWarning(ctx))) };
+  const unlocked = await unlockKeyring(storage, codec, undefined, damagedSlotWarning(ctx));
+  await ctx.audit?.opened({ storage, keyring: unlocked.keyring });
+  return { storage, ...unlocked };
 }
 
 function newPassword(ctx: VerbContext, file: unknown): Promise<string> {
@@ -57,6 +59,7 @@ const add: Verb = {
   summary: 'add a key slot with a new password',
   configure: newPasswordOption,
   exits: EXITS,
+  audit: { action: 'manage-keys', target: () => ({ change: 'add slot' }) },
   async run(_a, opts, ctx) {
     const { storage, keyring } = await unlock(ctx);
     const id = await addPasswordSlot(ctx, storage, keyring, opts.newPasswordFile);
@@ -89,6 +92,7 @@ const remove: Verb = {
   summary: 'remove a key slot (not the one in use, not the last one)',
   args: ['<id>'],
   exits: EXITS,
+  audit: { action: 'manage-keys', target: ([id]) => ({ change: 'remove slot', slot: id }) },
   async run([id], _opts, ctx) {
     const { storage, slotId } = await unlock(ctx);
     if (slotId.startsWith(id!))
@@ -104,6 +108,7 @@ const passwd: Verb = {
   summary: 'change the password: add a slot with the new one, then remove the current slot',
   configure: newPasswordOption,
   exits: EXITS,
+  audit: { action: 'manage-keys', target: () => ({ change: 'replace slot (password change)' }) },
   async run(_a, opts, ctx) {
     const { storage, keyring, slotId } = await unlock(ctx);
     const id = await addPasswordSlot(ctx, storage, keyring, opts.newPasswordFile);

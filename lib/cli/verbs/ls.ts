@@ -15,6 +15,7 @@ export const ls: Verb = {
       .option('--json', 'one JSON object per node')
       .addHelpText('after', `\n${SNAPSHOT_FILTER_HELP}`),
   exits: [0, 1, 2, 10, 12],
+  audit: { action: 'read', target: ([ref, path]) => ({ snapshot: ref, path }) },
   async run([ref, under], opts, ctx) {
     const repo = await openRepo(ctx);
     const { id, snapshot } = await repo.findSnapshot(ref!, filterOf(opts));

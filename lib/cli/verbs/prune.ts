@@ -49,6 +49,11 @@ export const prune: Verb = {
       )
       .option('--json', 'print the report as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
+  audit: {
+    action: 'delete',
+    target: (_args, opts) => ({ grace: opts.grace }),
+    skip: (opts) => Boolean(opts.dryRun),
+  },
   async run(_args, opts, ctx) {
     const repo = await openRepo(ctx);
     const onInfo = (line: string) => !ctx.globals.quiet && !opts.json && ctx.io.stdout.write(`${line}\n`);

@@ -21,6 +21,7 @@ export const restore: Verb = {
       .option('--json', 'print the summary as JSON')
       .addHelpText('after', `\n${SNAPSHOT_FILTER_HELP}`),
   exits: [0, 1, 2, 10, 11, 12],
+  audit: { action: 'restore', target: ([ref], opts) => ({ snapshot: ref, target: opts.target }) },
   async run([ref], opts, ctx) {
     return withRepoAndWorkers(ctx, async (repo, pool) => {
       const lock = await Lock.acquire(repo, 'shared');

@@ -1,3 +1,12 @@
+import {
+  createLogger,
+  LOG_FORMATS,
+  type LogFormat,
+  type LogLevel,
+  logFormatOf,
+  logLevelOf,
+} from '../../pipeline/log';
+import { UsageError } from '../errors';
 import { LocalService } from '../serve/local-service';
 import { claimStopSignals } from '../signals';
 import { intOption, type Verb } from '../verb';
@@ -21,9 +30,22 @@ export const serveVerb: Verb = {
         intOption('--tick', { min: 1 }),
         5,
       )
-      .option('--init', 'create configured folder repositories that do not exist yet'),
+      .option('--init', 'create configured folder repositories that do not exist yet')
+      .option(
+        '--log-format <format>',
+        `how the log on stderr is written: ${LOG_FORMATS.join(' or ')} (one JSON object a line; default text, or ZAPAS_LOG_FORMAT)`,
+      ),
   exits: [0, 1, 2],
   async run(_args, opts, ctx) {
+    let format: LogFormat;
+    let level: LogLevel;
+    try {
+      format = logFormatOf((opts.logFormat as string) ?? ctx.io.env.ZAPAS_LOG_FORMAT, 'text');
+      level = logLevelOf(ctx.io.env);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const logger = createLogger({ format, level, destination: ctx.io.stderr });
     // Listening for the signals before anything is announced: a SIGTERM sent the moment the API line
     // appears (a supervisor, a test) would otherwise meet Node's default action and kill the process
     // mid-way, with the catalog and the state folder's lock left for the kernel to drop.
@@ -43,15 +65,15 @@ export const serveVerb: Verb = {
         ...(ctx.io.workerScript && ctx.io.env.ZAPAS_WORKERS !== '0'
           ? { workerScript: ctx.io.workerScript }
           : {}),
-        log: (line) => ctx.io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+        logger,
       });
       ctx.io.stdout.write(
         `zapas serve: API on ${service.url}/v1 (${Object.keys(service.config.sources).length} sources)\n`,
       );
       const signal = await stopped;
-      ctx.io.stderr.write(`${new Date().toISOString()} ${signal}: finishing running jobs, then stopping\n`);
+      logger.info(`${signal}: finishing running jobs, then stopping`);
       await service.stop();
-      ctx.io.stderr.write(`${new Date().toISOString()} stopped\n`);
+      logger.info('stopped');
     } finally {
       // A start that failed leaves no listener behind (the CLI also runs inside other processes).
       for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);

@@ -9,6 +9,7 @@ import { IgnoreMode, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { AGENT, resourceName } from '../stages';
 import { DeploymentError } from './errors';
@@ -82,8 +83,23 @@ export class AgentTask extends Construct implements AgentPlacement {
         DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
+    const removalPolicy = settings.removal === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    // Every connection in and out of the agents' VPC (accepted and rejected), kept as long as the logs.
+    const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
+      logGroupName: `/zapas/${name}-vpc-flow`,
+      retention: settings.logRetentionDays as logs.RetentionDays,
+      removalPolicy,
+    });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
     this.subnets = this.vpc.selectSubnets({ subnetGroupName: 'agents' }).subnets;
-    this.cluster = new ecs.Cluster(this, 'Cluster', { clusterName: name, vpc: this.vpc });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      clusterName: name,
+      vpc: this.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
     // Out to the sources (PostgreSQL hosts anywhere the platform runs them), AWS APIs and the image registry.
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: this.vpc,
@@ -93,7 +109,7 @@ export class AgentTask extends Construct implements AgentPlacement {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/zapas/${name}`,
       retention: settings.logRetentionDays as logs.RetentionDays,
-      removalPolicy: settings.removal === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
     });
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: name,
@@ -109,6 +125,26 @@ export class AgentTask extends Construct implements AgentPlacement {
       image: props.image,
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: AGENT.name, logGroup: this.logGroup }),
     });
+    NagSuppressions.addResourceSuppressions(this.taskDefinition, [
+      {
+        id: 'AwsSolutions-ECS2',
+        reason:
+          'the environment holds names and ARNs (tables, buckets, queues, the password secret) and the validated configuration, never a secret: the password is read from Secrets Manager by ARN at start (lib/infra/aws/environment.ts)',
+      },
+    ]);
+    // Made by the image's and the log driver's grants above: ECR's authorization token has no resource.
+    NagSuppressions.addResourceSuppressions(
+      this.taskDefinition.obtainExecutionRole(),
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'ecr:GetAuthorizationToken, which ECS needs to pull the agent image, supports no resource but "*"; the pull itself (ecr:BatchGetImage, GetDownloadUrlForLayer) is on the image repository only',
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
+    );
   }
 
   /** Sets the agent's environment (known only once the other parts exist). */

@@ -1,8 +1,8 @@
 /**
  * The two buckets. Both get the same hardening — versioning, TLS-only policy, all public access blocked,
  * SSE-KMS under the deployment's key (with S3 Bucket Keys, so KMS is called per bucket and day rather than
- * per object) — and differ in what they keep: the repository keeps everything and tiers it, the landing
- * bucket only stages platform exports until ingest has read them.
+ * per object), server access logs to a third bucket — and differ in what they keep: the repository keeps
+ * everything and tiers it, the landing bucket only stages platform exports until ingest has read them.
  */
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -24,7 +24,12 @@ interface HardenedBucketProps {
   settings: EnvironmentSettings;
   lifecycleRules: s3.LifecycleRule[];
   objectLock?: EnvironmentSettings['objectLock'];
+  /** Where S3 writes who read, wrote and deleted what (accessLogsBucket). */
+  accessLogs: s3.IBucket;
 }
+
+/** The access log bucket's name part. */
+export const ACCESS_LOGS = 'access-logs';
 
 /**
  * A bucket's name, known before deployment so that zapas.yaml can point at it
@@ -33,7 +38,7 @@ interface HardenedBucketProps {
  */
 export function bucketName(
   settings: EnvironmentSettings,
-  bucket: BucketName,
+  bucket: BucketName | typeof ACCESS_LOGS,
   unknown: { account: string; region: string } = { account: Aws.ACCOUNT_ID, region: Aws.REGION },
 ): string {
   const account = settings.account ?? unknown.account;
@@ -53,6 +58,8 @@ function hardenedBucket(scope: Construct, id: string, props: HardenedBucketProps
     encryptionKey: props.key,
     bucketKeyEnabled: true,
     lifecycleRules: props.lifecycleRules,
+    serverAccessLogsBucket: props.accessLogs,
+    serverAccessLogsPrefix: `${props.name}/`,
     removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     // Emptying a bucket on removal is for dev only, and impossible when versions are locked (settings refuse it).
     autoDeleteObjects: destroy && !lock,
@@ -66,12 +73,39 @@ function hardenedBucket(scope: Construct, id: string, props: HardenedBucketProps
   });
 }
 
+/**
+ * The server access logs of both buckets, under `repository/` and `landing/`, kept as long as the
+ * environment keeps logs. S3 delivers them only to a bucket under SSE-S3 (not SSE-KMS), and only through a
+ * bucket policy for logging.s3.amazonaws.com, which aws-cdk-lib writes with the source buckets' ARNs.
+ */
+export function accessLogsBucket(scope: Construct, id: string, settings: EnvironmentSettings): s3.Bucket {
+  const destroy = settings.removal === 'destroy';
+  // cdk-nag's S1 counts a bucket that receives access logs as compliant: it is not logged itself.
+  return new s3.Bucket(scope, id, {
+    bucketName: bucketName(settings, ACCESS_LOGS),
+    enforceSSL: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    lifecycleRules: [
+      {
+        id: 'expire',
+        expiration: Duration.days(settings.logRetentionDays),
+        abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_AFTER_DAYS),
+      },
+    ],
+    removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    autoDeleteObjects: destroy,
+  });
+}
+
 /** The repository bucket: packs, indexes, snapshots; tiered when cold, locked when the environment says so. */
 export function repositoryBucket(
   scope: Construct,
   id: string,
   key: IKey,
   settings: EnvironmentSettings,
+  accessLogs: s3.IBucket,
 ): s3.Bucket {
   const lifecycleRules: s3.LifecycleRule[] = [
     {
@@ -96,6 +130,7 @@ export function repositoryBucket(
     settings,
     objectLock: settings.objectLock,
     lifecycleRules,
+    accessLogs,
   });
   // CloudFormation types the size as a string (a Long); aws-cdk-lib writes a number, which validation
   // flags on every synth.
@@ -112,11 +147,13 @@ export function landingBucket(
   id: string,
   key: IKey,
   settings: EnvironmentSettings,
+  accessLogs: s3.IBucket,
 ): s3.Bucket {
   return hardenedBucket(scope, id, {
     name: 'landing',
     key,
     settings,
+    accessLogs,
     lifecycleRules: [
       {
         id: 'expire',

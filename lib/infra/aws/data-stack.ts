@@ -8,9 +8,11 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secrets from 'aws-cdk-lib/aws-secretsmanager';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY as S3_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
+import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { resourceName } from '../stages';
-import { landingBucket, repositoryBucket } from './buckets';
+import { accessLogsBucket, landingBucket, repositoryBucket } from './buckets';
 import { catalogTable } from './catalog-table';
 import type { EnvironmentSettings } from './settings';
 
@@ -26,12 +28,16 @@ export class DataStack extends Stack {
   readonly key: kms.Key;
   readonly repository: s3.Bucket;
   readonly landing: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
   readonly catalog: dynamodb.Table;
   readonly password: secrets.Secret;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     const { settings } = props;
     super(scope, id, { terminationProtection: settings.removal === 'retain', ...props });
+    // Access logs are delivered under a bucket policy for logging.s3.amazonaws.com, not the log-delivery
+    // ACL (which bucket-owner-enforced ownership refuses), whatever the app's feature flags say.
+    this.node.setContext(S3_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const removalPolicy = settings.removal === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.key = new kms.Key(this, 'Key', {
       alias: `alias/${settings.prefix}`,
@@ -40,8 +46,9 @@ export class DataStack extends Stack {
       pendingWindow: Duration.days(KEY_PENDING_WINDOW_DAYS),
       removalPolicy,
     });
-    this.repository = repositoryBucket(this, 'Repository', this.key, settings);
-    this.landing = landingBucket(this, 'Landing', this.key, settings);
+    this.accessLogs = accessLogsBucket(this, 'AccessLogs', settings);
+    this.repository = repositoryBucket(this, 'Repository', this.key, settings, this.accessLogs);
+    this.landing = landingBucket(this, 'Landing', this.key, settings, this.accessLogs);
     this.catalog = catalogTable(this, 'Catalog', this.key, settings);
     // Losing this secret loses every backup: it is retained with the key in prod. When the repository
     // exists already, put its password here (docs/deploy-aws.md) before the first job.
@@ -52,5 +59,12 @@ export class DataStack extends Stack {
       generateSecretString: { passwordLength: PASSWORD_LENGTH, excludePunctuation: true },
       removalPolicy,
     });
+    NagSuppressions.addResourceSuppressions(this.password, [
+      {
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'the repository password wraps the master key inside the repository (docs/format.md): a new value must be rewrapped there first (a zapas key change), which no rotation Lambda can do; replacing the secret alone would lock every backup out',
+      },
+    ]);
   }
 }

@@ -7,7 +7,10 @@
  */
 import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
 import type { BucketName, Grants, QueueName } from '../stages';
+import { CATALOG_INDEX } from './catalog-table';
 import type { ServiceResources } from './resources';
 
 type BucketRight = 'read' | 'write' | 'delete' | 'list';
@@ -44,10 +47,21 @@ const CATALOG_ACTIONS = {
   write: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
 } as const;
 
-/** DynamoDB under a customer key: reads decrypt, writes also encrypt (as aws-cdk-lib's table grants). */
+/**
+ * DynamoDB under a customer key: reads decrypt, writes also encrypt — aws-cdk-lib's table grants, with
+ * their `GenerateDataKey*` and `ReEncrypt*` spelled out (no key pairs: DynamoDB asks for none).
+ */
 const CATALOG_KEY_ACTIONS: Record<Grants['catalog'], readonly string[]> = {
   read: ['kms:Decrypt', 'kms:DescribeKey'],
-  write: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+  write: [
+    'kms:Decrypt',
+    'kms:DescribeKey',
+    'kms:Encrypt',
+    'kms:GenerateDataKey',
+    'kms:GenerateDataKeyWithoutPlaintext',
+    'kms:ReEncryptFrom',
+    'kms:ReEncryptTo',
+  ],
 };
 
 const SECRET_ACTIONS = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] as const;
@@ -89,13 +103,15 @@ export function applyGrants(
       );
       for (const a of KEY_ACTIONS[right]) keyActions.add(a);
     }
+    // After the statements: the suppression lands on the policy resource they made.
+    if (rights.some((r) => r !== 'list')) acknowledgeObjectWildcard(principal, name);
   }
   if (keyActions.size > 0) principal.addToPrincipalPolicy(keyStatement(resources, [...keyActions], 's3'));
   const catalog = resources.catalog;
   principal.addToPrincipalPolicy(
     new iam.PolicyStatement({
       actions: [...CATALOG_ACTIONS.read, ...(grants.catalog === 'write' ? CATALOG_ACTIONS.write : [])],
-      resources: [catalog.tableArn, `${catalog.tableArn}/index/*`],
+      resources: [catalog.tableArn, `${catalog.tableArn}/index/${CATALOG_INDEX}`],
     }),
   );
   principal.addToPrincipalPolicy(keyStatement(resources, CATALOG_KEY_ACTIONS[grants.catalog], 'dynamodb'));
@@ -108,6 +124,32 @@ export function applyGrants(
     principal.addToPrincipalPolicy(keyStatement(resources, ['kms:Decrypt'], 'secretsmanager'));
   }
   if (grants.startsAgent) grantRunAgent(principal, resources);
+}
+
+/**
+ * cdk-nag flags `<bucket ARN>/*`: object actions name objects, and a repository's objects (packs,
+ * indexes, snapshots, locks) are named by content hash and time, under a prefix that zapas.yaml chooses,
+ * so no narrower ARN exists. The actions stay the table's, one by one (never s3:*, never
+ * DeleteObjectVersion), on the one bucket the grants name. The finding is written with the bucket's
+ * logical id in two forms (in-stack and exported), hence the pattern.
+ */
+function acknowledgeObjectWildcard(principal: iam.IPrincipal, bucket: BucketName): void {
+  if (!Construct.isConstruct(principal)) return;
+  const id = bucket === 'repository' ? 'Repository' : 'Landing';
+  const finding = new RegExp(
+    `^Resource::(<${id}[0-9A-F]{8}\\.Arn>|[a-z0-9-]+:ExportsOutputFnGetAtt${id}[0-9A-F]{8}Arn[0-9A-F]{8})/\\*$`,
+  );
+  NagSuppressions.addResourceSuppressions(
+    principal,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: `object actions on the ${bucket} bucket's objects, which are named by content hash under a prefix of the configuration's choosing: no narrower ARN exists; the actions are the stage table's, listed one by one`,
+        appliesTo: [{ regex: `/${finding.source}/` }],
+      },
+    ],
+    true,
+  );
 }
 
 /** ecs:RunTask of the agent's task definition on its cluster, and passing its two roles to ECS only. */

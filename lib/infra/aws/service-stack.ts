@@ -5,18 +5,19 @@
  * its notification to orchestrate lives in this stack (no reference cycle between the two).
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { AGENT, QUEUES, type QueueName, resourceName, STAGES, type StageSpec } from '../stages';
+import { AGENT, QUEUES, type QueueName, STAGES, type StageSpec } from '../stages';
 import { AgentTask } from './agent-task';
 import { Alarms } from './alarms';
 import { constructId } from './construct-id';
 import type { DataStack } from './data-stack';
 import { partEnvironment } from './environment';
 import { applyGrants } from './grants';
+import { ServiceApi } from './http-api';
+import { reservedConcurrency } from './reserved-concurrency';
 import type { ServiceResources } from './resources';
 import type { EnvironmentSettings } from './settings';
 import { StageFunction } from './stage-function';
@@ -39,7 +40,7 @@ export class ServiceStack extends Stack {
   readonly functions: Record<string, StageFunction> = {};
   readonly agent: AgentTask;
   readonly alarms: Alarms;
-  httpApi?: apigw.HttpApi;
+  httpApi?: ServiceApi;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -65,19 +66,19 @@ export class ServiceStack extends Stack {
     };
 
     const httpApi = () => {
-      this.httpApi ??= new apigw.HttpApi(this, 'HttpApi', {
-        apiName: resourceName(settings.prefix, 'api'),
-        description: 'zapas REST API /v1',
-      });
+      this.httpApi ??= new ServiceApi(this, 'HttpApi', settings);
       return this.httpApi;
     };
-    for (const stage of props.stages ?? STAGES) {
+    const stages = props.stages ?? STAGES;
+    const reserved = reservedConcurrency(stages, settings);
+    for (const stage of stages) {
       const consumes = stage.triggers.flatMap((t): QueueName[] => (t.kind === 'queue' ? [t.queue] : []));
       const part = new StageFunction(this, constructId(stage.name), {
         stage,
         root: props.root,
         settings,
         environment: partEnvironment(stage.grants, resources, consumes),
+        reservedConcurrency: reserved[stage.name],
       });
       applyGrants(part.fn, stage.grants, resources, consumes);
       connectTriggers(this, stage, part.fn, { resources, httpApi });
@@ -92,7 +93,7 @@ export class ServiceStack extends Stack {
     ];
     this.alarms = new Alarms(this, 'Alarms', { settings, queues: resources.queues, logGroups });
 
-    if (this.httpApi) new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint });
+    if (this.httpApi) new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });
     new CfnOutput(this, 'AlarmTopic', { value: this.alarms.topic.topicArn });
   }
 }

@@ -5,11 +5,38 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { audienceProblem, httpsUrlProblem } from '../auth';
 import { DeploymentError } from './errors';
 
 const RETENTION_DAYS = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number');
 
 const days = z.number().int().positive();
+
+/** API Gateway's stage throttling when the environment does not set it: requests per second, and burst. */
+export const DEFAULT_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
+/** Reserved concurrency of each function the API can start, unless `api.reservedConcurrency` names it. */
+export const DEFAULT_RESERVED_CONCURRENCY = 10;
+
+const problem = (check: (v: unknown) => string | undefined) => (v: string, ctx: z.RefinementCtx) => {
+  const why = check(v);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+};
+
+const authSchema = z.strictObject({
+  /** The OpenID Connect issuer, exactly as the tokens' `iss` (API Gateway finds the keys from its discovery document). */
+  issuer: z.string().superRefine(problem(httpsUrlProblem)),
+  /** The audience the tokens' `aud` must name. */
+  audience: z.string().superRefine(problem(audienceProblem)),
+});
+
+const apiSchema = z.strictObject({
+  /** Steady requests per second the API's stage lets through (beyond: 429). */
+  throttleRateLimit: z.number().positive().max(10_000).optional(),
+  /** Requests the stage lets through at once. */
+  throttleBurstLimit: z.number().int().positive().max(5_000).optional(),
+  /** Reserved concurrency per function the API can start, by stage name (the rest get the default). */
+  reservedConcurrency: z.record(z.string(), z.number().int().min(1).max(1000)).optional(),
+});
 
 const environmentSchema = z.strictObject({
   /** destroy: the stack's removal deletes buckets (emptied first), table and key; retain: they stay. */
@@ -29,6 +56,10 @@ const environmentSchema = z.strictObject({
   natGateways: z.number().int().min(0).max(3),
   /** Receives the alarms (an SNS e-mail subscription, confirmed by the recipient). */
   alarmEmail: z.email().optional(),
+  /** The HTTP API's JWT authorizer: required, so that no environment deploys an open API. */
+  auth: authSchema,
+  /** The HTTP API's throttling and the reserved concurrency of what it starts (defaults above). */
+  api: apiSchema.optional(),
   account: z
     .string()
     .regex(/^\d{12}$/)
@@ -59,6 +90,10 @@ export function environmentSettings(
   if (raw === undefined)
     throw new DeploymentError(
       `no environment "${name}" in context.environments (known: ${known.join(', ')})`,
+    );
+  if (raw && typeof raw === 'object' && !('auth' in raw))
+    throw new DeploymentError(
+      `context.environments.${name}.auth is missing: the HTTP API needs a JWT authorizer, { "issuer": "https://<your OpenID Connect issuer>", "audience": "<aud of its tokens>" } (docs/deploy-aws.md)`,
     );
   const parsed = environmentSchema.safeParse(raw);
   if (!parsed.success)

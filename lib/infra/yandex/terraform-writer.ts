@@ -17,7 +17,7 @@ import { addCatalog } from './catalog';
 import { addPasswordSecret, addServiceAccount, addStaticKey } from './credentials';
 import { DeploymentError } from './errors';
 import { addFunction } from './functions';
-import { addGateway } from './gateway';
+import { addGateway, type GatewayAuth } from './gateway';
 import { agentRoles, triggerRoles, workloadRoles } from './iam';
 import { addFrame, addOutputs, PREFIX_PATTERN } from './providers';
 import { addQueues } from './queues';
@@ -36,6 +36,11 @@ export interface YandexDeploymentInput {
   prefix: string;
   /** Object Lock on the repository bucket, with a default retention from variables. */
   objectLock: boolean;
+  /**
+   * The API gateway's JWT authorizer: defaults of its variables. A setting left out has no default, and
+   * `terraform plan` refuses to run until it is set (`-var api_jwt_issuer=…`).
+   */
+  auth?: GatewayAuth;
   /** The stage table; the real one by default (tests pass variants). */
   stages?: readonly StageSpec[];
   queues?: readonly QueueSpec[];
@@ -93,7 +98,7 @@ export function yandexTerraform(input: YandexDeploymentInput): YandexDeployment 
   addStaticKey(doc, ONE.agent);
   access.grant({ account: ONE.agent, workload: ONE.agent }, agentRoles(agent.grants));
   addAgent(doc, agent, configJson);
-  addGateway(doc, stages);
+  addGateway(doc, stages, input.auth);
   access.finish();
   addOutputs(
     doc,
@@ -111,6 +116,8 @@ export interface WriteOptions {
   configFile: string;
   prefix: string;
   objectLock: boolean;
+  /** The API gateway's JWT authorizer (see YandexDeploymentInput). */
+  auth?: GatewayAuth;
 }
 
 export interface WrittenDeployment extends YandexDeployment {
@@ -121,7 +128,12 @@ export interface WrittenDeployment extends YandexDeployment {
 /** Checks the configuration, the table's limits and the bundles, then writes the deployment to `outDir`. */
 export async function writeYandexDeployment(opts: WriteOptions): Promise<WrittenDeployment> {
   const config = await loadConfigFile(opts.configFile);
-  const deployment = yandexTerraform({ config, prefix: opts.prefix, objectLock: opts.objectLock });
+  const deployment = yandexTerraform({
+    config,
+    prefix: opts.prefix,
+    objectLock: opts.objectLock,
+    auth: opts.auth,
+  });
   const bundles = locateBundles(opts.distRoot, STAGES);
   await mkdir(opts.outDir, { recursive: true });
   const functionDirs = await copyBundles(bundles, opts.outDir);

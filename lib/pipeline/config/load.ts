@@ -3,6 +3,7 @@
  * references, cycles, crons, durations, and the minimums the law sets per data class. Every problem is
  * reported at once, each with the field's path and its line and column in the file.
  */
+import { dirname, resolve } from 'node:path';
 import {
   type Document,
   isMap,
@@ -17,10 +18,11 @@ import {
 import type { z } from 'zod';
 import { validateTimeZone } from '../../policy/calendar';
 import { type Duration, parseDuration, subtractDuration } from '../../policy/duration';
+import { jwksLocation } from '../../security/settings';
 import { ConfigError, type ConfigIssue } from './errors';
 import { namesIn, salvageConfig } from './salvage';
 import { CronError, validateCron } from './schedule';
-import { configSchema, PROTOTYPE_NAMES, type SourceConfig, type ZapasConfig } from './schema';
+import { configSchema, DATA_CLASSES, PROTOTYPE_NAMES, type SourceConfig, type ZapasConfig } from './schema';
 
 export { ConfigError, type ConfigIssue } from './errors';
 
@@ -212,6 +214,34 @@ function checkConfig(config: ZapasConfig, names: Names, report: Report): void {
   }
   for (const cycle of cycles(config))
     report(['sources', cycle[0]!, 'after'], `jobs wait for each other in a cycle: ${cycle.join(' → ')}`);
+  checkAccess(config, names, report);
+}
+
+/** `auth.keyRepository` is a repository of the file; access rules name its sources and known data classes. */
+function checkAccess(config: ZapasConfig, names: Names, report: Report): void {
+  const keyRepository = config.auth?.keyRepository;
+  if (keyRepository !== undefined && !names.repositories.has(keyRepository))
+    report(
+      ['auth', 'keyRepository'],
+      `no repository "${keyRepository}" (known: ${[...names.repositories].join(', ') || 'none'})`,
+    );
+  const classes: readonly string[] = DATA_CLASSES;
+  config.access?.forEach((rule, i) => {
+    rule.sources?.forEach((source, j) => {
+      if (!names.sources.has(source))
+        report(
+          ['access', i, 'sources', j],
+          `no source "${source}" (known: ${[...names.sources].join(', ') || 'none'})`,
+        );
+    });
+    rule.dataClasses?.forEach((dataClass, j) => {
+      if (!classes.includes(dataClass))
+        report(
+          ['access', i, 'dataClasses', j],
+          `no data class "${dataClass}" (one of ${classes.join(', ')})`,
+        );
+    });
+  });
 }
 
 function checkRetention(source: SourceConfig, at: string[], report: Report): void {
@@ -325,7 +355,11 @@ function keyNodeAt(doc: Document, path: readonly (string | number)[], key: strin
   return pair && isScalar(pair.key) ? pair.key : undefined;
 }
 
-/** Reads and checks the configuration file at `path`; one over MAX_CONFIG_BYTES is refused unread. */
+/**
+ * Reads and checks the configuration file at `path`; one over MAX_CONFIG_BYTES is refused unread. A JWKS
+ * file named by `auth.jwks` is taken relative to the file's folder (parseConfig, given text alone, leaves
+ * it as written).
+ */
 export async function loadConfigFile(path: string): Promise<ZapasConfig> {
   const { open } = await import('node:fs/promises');
   let text: string;
@@ -351,5 +385,13 @@ export async function loadConfigFile(path: string): Promise<ZapasConfig> {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(path, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  return parseConfig(text, path);
+  return withJwksFrom(parseConfig(text, path), dirname(resolve(path)));
+}
+
+/** The configuration with a relative JWKS file path made absolute from `baseDir`. */
+function withJwksFrom(config: ZapasConfig, baseDir: string): ZapasConfig {
+  if (!config.auth) return config;
+  const location = jwksLocation(config.auth.jwks);
+  if (location.kind !== 'file') return config;
+  return { ...config, auth: { ...config.auth, jwks: resolve(baseDir, location.path) } };
 }

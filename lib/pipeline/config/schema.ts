@@ -4,17 +4,15 @@
  * (references, cycles, the law's minimums) is checked in load.ts.
  */
 import { z } from 'zod';
+import { detectionSchema } from '../../audit/intrusion-config';
 import { DEFAULT_KEEP_FINISHED_JOBS, jobRetentionProblem } from '../../catalog/retention';
+import { PROTOTYPE_NAMES } from '../../security/names';
+import { accessRulesSchema, authSettingsSchema } from '../../security/settings';
 
 /** A name used as a key and in catalog keys: letters, digits, dot, dash, underscore. */
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-/**
- * Names every JavaScript object answers to (`constructor`, `__proto__`, `toString`, …): as a source or
- * repository name, a lookup such as `sources[name]` would find the object's own machinery, and a key
- * `__proto__` would set a prototype. Refused wherever a name is given.
- */
-export const PROTOTYPE_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+export { PROTOTYPE_NAMES };
 
 const name = (what: string) =>
   z.string().superRefine((text, ctx) => {
@@ -219,6 +217,13 @@ export const configSchema = z
       .default({ keepFinishedJobs: DEFAULT_KEEP_FINISHED_JOBS }),
     repositories: byName('repository', repositorySchema),
     sources: byName('source', sourceSchema),
+    /** Intrusion rules' thresholds and windows (lib/audit/intrusion-config.ts; absent: the defaults). */
+    detection: detectionSchema.optional(),
+    /** Who issues the bearer tokens the HTTP API accepts (docs/security.md). */
+    auth: authSettingsSchema.optional(),
+    /** Rules narrowing what roles may do per source or data class; absent: the permission table alone. */
+    access: accessRulesSchema.optional(),
+    /** Limits of the HTTP API (lib/api/limits.ts; absent: the defaults). */
     api: apiSection.optional(),
   })
   .strict();

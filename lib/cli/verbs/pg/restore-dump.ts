@@ -20,6 +20,16 @@ export const pgRestoreDump: Verb = {
       .option(...PG_BIN_OPTION)
       .option('--json', 'print the summary as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
+  audit: {
+    action: 'restore',
+    target: (_args, opts) => ({
+      source: opts.source,
+      snapshot: opts.snapshot,
+      database: opts.targetDb,
+      tables: opts.table,
+      schemas: opts.schema,
+    }),
+  },
   async run(_args, opts, ctx) {
     const source = pgSource(ctx, opts);
     const conninfo = pgConninfo(ctx, opts);

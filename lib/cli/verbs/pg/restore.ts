@@ -53,6 +53,10 @@ export const pgRestore: Verb = {
       )
       .option('--json', 'print the result as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
+  audit: {
+    action: 'restore',
+    target: (_args, opts) => ({ source: opts.source, snapshot: opts.snapshot, target: opts.target }),
+  },
   async run(_args, opts, ctx) {
     const source = pgSource(ctx, opts);
     const recoveryTarget = targetOf(opts);

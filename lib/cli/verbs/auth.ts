@@ -1,0 +1,141 @@
+/**
+ * `zapas auth totp enrol|remove`: an operator's second factor for the service's critical operations
+ * (docs/security.md, "Step-up (TOTP)"). Works on the embedded catalog of the state folder beside the
+ * configuration — the one `zapas serve` uses, which stays open to other processes while serve runs —
+ * and seals the secret under the key repository's master key (lib/security/totp-keyring.ts).
+ */
+
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { openCatalogFolder } from '../../catalog/catalog-folder';
+import { loadConfigFile } from '../../pipeline/config/load';
+import { RepositoryOpener } from '../../pipeline/repositories';
+import { parseDuration } from '../../policy/duration';
+import { StepUpError, TotpStepUp } from '../../security/totp';
+import { keyRepositoryOf } from '../../security/totp-key-repository';
+import type { VerbContext } from '../context';
+import { repoPassword } from '../context';
+import { UsageError } from '../errors';
+import { printJson } from '../io';
+import type { Verb, VerbOptions } from '../verb';
+
+const EXITS = [0, 1, 2, 10, 12] as const;
+/** The state folder's name beside the configuration when --state is not given (as `zapas serve`). */
+const DEFAULT_STATE_FOLDER = '.zapas-state';
+/** Longest subject taken (a token's `sub` claim is rarely longer than a UUID or an e-mail address). */
+const MAX_SUBJECT_LENGTH = 256;
+
+function options(cmd: Command): Command {
+  return cmd
+    .requiredOption('--config <file>', 'the configuration (zapas.yaml or JSON)')
+    .requiredOption('--subject <name>', 'whose second factor: the subject (`sub`) of their tokens')
+    .option('--state <dir>', 'folder of the embedded catalog (default: .zapas-state beside the config)');
+}
+
+/** The subject of the command line, refused when empty, too long, or holding control characters. */
+function subjectOf(opts: VerbOptions): string {
+  const subject = String(opts.subject);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (subject === '' || subject.length > MAX_SUBJECT_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(subject))
+    throw new UsageError(
+      `--subject takes a name of 1 to ${MAX_SUBJECT_LENGTH} characters without control characters`,
+    );
+  return subject;
+}
+
+/** Opens the configuration's catalog and key repository, runs `work` with a TotpStepUp over them. */
+async function withStepUp<T>(
+  opts: VerbOptions,
+  ctx: VerbContext,
+  work: (stepUp: TotpStepUp) => Promise<T>,
+): Promise<T> {
+  const file = opts.config as string;
+  const config = await loadConfigFile(file);
+  const baseDir = dirname(resolve(file));
+  const opener = new RepositoryOpener(config, {
+    baseDir,
+    env: ctx.io.env,
+    password: () => repoPassword(ctx),
+  });
+  const { keyring } = await opener.get(keyRepositoryOf(config));
+  const catalog = await openCatalogFolder(
+    (opts.state as string | undefined) ?? join(baseDir, DEFAULT_STATE_FOLDER),
+    {
+      keepFinishedJobs: parseDuration(config.catalog.keepFinishedJobs),
+    },
+  );
+  try {
+    return await work(new TotpStepUp({ catalog, keyring }));
+  } finally {
+    catalog.close();
+  }
+}
+
+const enrol: Verb = {
+  name: 'enrol',
+  summary: 'enrol a second factor: prints its secret for an authenticator app, once',
+  configure: (cmd) =>
+    options(cmd)
+      .option('--replace', "replace the subject's second factor when it has one")
+      .option('--json', 'print the enrolment as one JSON object (also when stdout is not a terminal)'),
+  exits: EXITS,
+  async run(_a, opts, ctx) {
+    const subject = subjectOf(opts);
+    const terminal = (ctx.io.stdout as { isTTY?: boolean }).isTTY === true;
+    if (!opts.json && !terminal)
+      throw new UsageError(
+        'the secret is printed on a terminal only (stdout is not one): run it on a terminal, or pass --json to write it to a pipe on purpose',
+      );
+    const e = await withStepUp(opts, ctx, (s) => s.enrol(subject, { replace: Boolean(opts.replace) })).catch(
+      (err: unknown) => {
+        if (err instanceof StepUpError && err.reason === 'already-enrolled')
+          throw new UsageError(
+            `${subject} already has a second factor: --replace replaces it (the old one stops working)`,
+          );
+        throw err;
+      },
+    );
+    const warning = 'this secret is shown once: add it to an authenticator app now, it cannot be shown again';
+    if (opts.json) printJson(ctx.io, { messageType: 'totp-enrolment', ...e, warning });
+    else
+      ctx.io.stdout.write(
+        `${e.subject}: second factor enrolled (TOTP, ${e.digits} digits, ${e.period} s, ${e.algorithm})\n` +
+          `WARNING: ${warning}\n` +
+          `  URI:    ${e.uri}\n` +
+          `  secret: ${e.secret}\n`,
+      );
+    return 0;
+  },
+};
+
+const remove: Verb = {
+  name: 'remove',
+  summary: "remove a subject's second factor (its critical operations are refused until it enrols again)",
+  configure: options,
+  exits: EXITS,
+  async run(_a, opts, ctx) {
+    const subject = subjectOf(opts);
+    if (!(await withStepUp(opts, ctx, (s) => s.remove(subject)))) {
+      ctx.io.stderr.write(`zapas: ${subject} has no second factor enrolled\n`);
+      return 1;
+    }
+    if (!ctx.globals.quiet) ctx.io.stdout.write(`${subject}: second factor removed\n`);
+    return 0;
+  },
+};
+
+const totp: Verb = {
+  name: 'totp',
+  summary: 'one-time codes (TOTP) for the critical operations: enrol, remove',
+  exits: [0, 2],
+  run: async () => 2,
+  subverbs: [enrol, remove],
+};
+
+export const auth: Verb = {
+  name: 'auth',
+  summary: "the service's authentication: second factors",
+  exits: [0, 2],
+  run: async () => 2,
+  subverbs: [totp],
+};
