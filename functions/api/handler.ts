@@ -34,7 +34,7 @@ function appOf(rt: Runtime): Hono {
         running: () => 0,
         log: (line) => rt.log('api-error', { detail: line }),
       },
-      { keyOf: (c) => (c.env as Bindings).client },
+      { addressOf: (c) => (c.env as Bindings).client },
     );
     apps.set(rt, app);
   }

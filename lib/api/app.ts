@@ -1,24 +1,34 @@
 /**
- * The API with its protections, composed in one place for `zapas serve` and the api function:
- * errors that never leak, the Host check (serve), the Origin check, rate limits, the body limit, then
- * the routes (each refusing prototype names, capped backups per source). docs/service.md describes each.
+ * The API with its protections, composed in one place for `zapas serve` and the api function: a
+ * correlation id and errors that never leak, the Host check (serve), the Origin check, the bearer token
+ * (with `auth:`), rate limits, the body limit, then the routes — each refusing prototype names and
+ * checking the principal's permission — with backups capped per source. docs/service.md describes each.
  */
 import { Hono } from 'hono';
+import { TokenVerifier } from '../security/tokens';
+import { type Authenticator, guardRoutes, identify, principalOf } from './authenticate';
 import { limitBody } from './body-limit';
-import { handleErrors } from './errors';
+import { correlate } from './correlation';
+import { type ApiLog, handleErrors } from './errors';
+import { authConfigured } from './exposure';
 import { checkHost } from './host-check';
 import { JobCap } from './job-cap';
 import { apiLimits } from './limits';
 import { checkOrigin } from './origin-check';
 import { type KeyOf, rateLimit } from './rate-limit';
-import { mount } from './route-table';
-import { type ApiService, apiRoutes } from './routes';
+import { mount, type RouteDeps } from './route-table';
+import { API_ROUTES } from './routes';
+import type { ApiService } from './service';
 
 export interface ApiProtections {
-  /** Who a request counts against for rate limits. */
-  keyOf: KeyOf;
+  /** The client's address, which rate limits count a request against when no token proves who sent it. */
+  addressOf: KeyOf;
   /** Host names the server answers to; absent: no Host check (a gateway in front routes by host). */
   hosts?: ReadonlySet<string>;
+  /** Verifies tokens; default: one for the configuration's `auth:`, its JWKS file taken from `baseDir`. */
+  verifier?: Authenticator;
+  /** The configuration file's folder (a relative `auth.jwks` is read from there); default: the working folder. */
+  baseDir?: string;
 }
 
 /** Paths answered without counting against a rate limit (a liveness probe must get through a flood). */
@@ -26,13 +36,28 @@ const UNLIMITED = new Set(['/v1/health']);
 
 export function apiApp(svc: ApiService, protections: ApiProtections): Hono {
   const limits = apiLimits(svc.config);
+  const log: ApiLog = svc.log ?? ((line) => process.stderr.write(`${line}\n`));
   const app = new Hono();
-  handleErrors(app, svc.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  handleErrors(app, log);
+  app.use(correlate);
   if (protections.hosts) app.use(checkHost({ hosts: protections.hosts }));
   app.use(checkOrigin({ allowedOrigins: limits.allowedOrigins }));
-  const limited = rateLimit({ requests: limits.requests, writes: limits.writes, keyOf: protections.keyOf });
+  const required = authConfigured(svc.config);
+  if (required) {
+    const verifier =
+      protections.verifier ??
+      TokenVerifier.fromSettings(svc.config.auth!, protections.baseDir ?? process.cwd());
+    app.use(identify(verifier, API_ROUTES));
+  }
+  // A principal is counted by its subject, anyone else by address.
+  const keyOf: KeyOf = (c) => {
+    const principal = principalOf(c);
+    return principal ? `subject:${principal.subject}` : `address:${protections.addressOf(c)}`;
+  };
+  const limited = rateLimit({ requests: limits.requests, writes: limits.writes, keyOf });
   app.use((c, next) => (UNLIMITED.has(c.req.path) ? next() : limited(c, next)));
   app.use(limitBody(limits.maxBodyBytes));
-  mount(app, apiRoutes(svc, new JobCap(svc.catalog, limits.maxQueuedJobsPerSource)));
+  const deps: RouteDeps = { svc, cap: new JobCap(svc.catalog, limits.maxQueuedJobsPerSource) };
+  mount(app, API_ROUTES, deps, guardRoutes(required, log));
   return app;
 }

@@ -1,11 +1,11 @@
 /**
  * What the API answers when no route matches or something fails: a 500 never carries the internal
  * message (it could name a path, a table, a host); it says "internal error" with a correlation id, and
- * the detail goes to the log under the same id.
+ * the detail goes to the log under the same id (the request's correlation id).
  */
-import { randomUUID } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { correlationIdOr } from '../pipeline/log-context';
 
 export type ApiLog = (line: string) => void;
 
@@ -25,7 +25,8 @@ export function handleErrors(app: Hono, log: ApiLog): void {
   app.notFound((c) => notFound(c, `no route ${c.req.method} ${echo(c.req.path)}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
-    const id = randomUUID();
+    // The request's correlation id (correlation.ts), so the answer and the log line find each other.
+    const id = correlationIdOr();
     log(`api: ${c.req.method} ${echo(c.req.path)} failed (error ${id}): ${err.stack ?? err.message}`);
     return c.json({ error: 'internal error', id }, 500);
   });

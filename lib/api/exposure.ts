@@ -6,12 +6,9 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { ZapasConfig } from '../pipeline/config/schema';
 
-/**
- * Whether requests must carry a bearer token: the configuration has an `auth:` section. The one place
- * that decides it (the section's shape comes with token verification).
- */
-export function authConfigured(config: ZapasConfig): boolean {
-  return (config as { auth?: unknown }).auth != null;
+/** Whether requests must carry a bearer token: the configuration has an `auth:` section. The one place that decides it. */
+export function authConfigured(config: Pick<ZapasConfig, 'auth'>): boolean {
+  return config.auth !== undefined;
 }
 
 /** Whether `host` (a name or an address, IPv6 with or without brackets) is this machine's loopback. */

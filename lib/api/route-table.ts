@@ -4,12 +4,20 @@
  * front of every route, and a test can walk the table (every route × every role).
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import { PROTOTYPE_NAMES } from '../pipeline/config/schema';
+import { PROTOTYPE_NAMES } from '../security/names';
 import type { Action, Target } from '../security/permissions';
 import { echo, notFound } from './errors';
+import type { JobCap } from './job-cap';
+import type { ApiService } from './service';
 
 /** `public`: answered to anyone who reaches the API (health only). */
 export type RouteAction = Action | 'public';
+
+/** What a route's functions are given besides the request. */
+export interface RouteDeps {
+  svc: ApiService;
+  cap: JobCap;
+}
 
 export interface ApiRoute {
   method: 'GET' | 'POST';
@@ -17,8 +25,8 @@ export interface ApiRoute {
   path: string;
   action: RouteAction;
   /** What the action is done to, from the request (its path parameters); may read the catalog. */
-  targetOf: (c: Context) => Target | Promise<Target>;
-  handler: (c: Context) => Response | Promise<Response>;
+  targetOf: (c: Context, deps: RouteDeps) => Target | Promise<Target>;
+  handler: (c: Context, deps: RouteDeps) => Response | Promise<Response>;
 }
 
 export function route(
@@ -45,15 +53,11 @@ const refusePrototypeNames: MiddlewareHandler = async (c, next) => {
   return next();
 };
 
-/**
- * Mounts the routes on `app`, each behind the prototype-name check and `guard` (the authorization
- * middleware made for that route, when there is one).
- */
-export function mount(
-  app: Hono,
-  routes: readonly ApiRoute[],
-  guard?: (r: ApiRoute) => MiddlewareHandler,
-): void {
+/** Makes the middleware that decides whether a request may use a route (authentication, authorization). */
+export type RouteGuard = (r: ApiRoute, deps: RouteDeps) => MiddlewareHandler;
+
+/** Mounts the routes on `app`, each behind the prototype-name check and `guard`. */
+export function mount(app: Hono, routes: readonly ApiRoute[], deps: RouteDeps, guard: RouteGuard): void {
   for (const r of routes)
-    app.on(r.method, r.path, refusePrototypeNames, ...(guard ? [guard(r)] : []), (c) => r.handler(c));
+    app.on(r.method, r.path, refusePrototypeNames, guard(r, deps), (c) => r.handler(c, deps));
 }

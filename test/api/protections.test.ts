@@ -35,7 +35,10 @@ describe('prototype names never reach a lookup', () => {
     const catalog = await EmbeddedCatalog.open();
     const asked: string[] = [];
     const spy = Object.assign(Object.create(catalog) as Catalog, {
-      getJob: (id: string) => (asked.push(id), catalog.getJob(id)),
+      getJob: (id: string) => {
+        asked.push(id);
+        return catalog.getJob(id);
+      },
     });
     const { app } = await testApi({ catalog: spy });
     for (const id of ['constructor', 'j-../../x', 'J-0123456789ABCDEF01234567', 'x'.repeat(5000)]) {

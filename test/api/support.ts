@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import type { ApiProtections } from '../../lib/api/app';
 import { apiApp } from '../../lib/api/app';
-import type { ApiService } from '../../lib/api/routes';
+import type { ApiService } from '../../lib/api/service';
 import type { Catalog } from '../../lib/catalog/catalog';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
 import { configSchema, type ZapasConfigInput } from '../../lib/pipeline/config/schema';
@@ -47,7 +47,7 @@ export async function testApi(
     log: (line) => logged.push(line),
   };
   const app = apiApp(svc, {
-    keyOf: (c) => c.req.header('x-test-client') ?? 'one client',
+    addressOf: (c) => c.req.header('x-test-client') ?? 'one client',
     hosts: new Set(['zapas.test']),
     ...opts.protections,
   });

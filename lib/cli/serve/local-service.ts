@@ -82,7 +82,8 @@ export class LocalService {
     readonly catalog: EmbeddedCatalog,
     /** Lets the state folder go (serve's lock on it). */
     private readonly unlock: () => void,
-    baseDir: string,
+    /** The configuration file's folder. */
+    readonly baseDir: string,
     private readonly opts: ServiceOptions,
     private server?: Server,
   ) {
@@ -325,7 +326,9 @@ function checkExposure(config: ZapasConfig, host: string, logger: Logger): void 
     throw new UsageError(
       `--host ${host}: the configuration has no auth section, so the API would take requests from anyone who reaches ${host} without a token; serve listens on loopback only (127.0.0.1, ::1) until auth is configured`,
     );
-  logger.warn(`the API runs unauthenticated (no auth section in the configuration): loopback only, on ${host}`);
+  logger.warn(
+    `the API runs unauthenticated (no auth section in the configuration): loopback only, on ${host}`,
+  );
 }
 
 async function listen(service: LocalService, host: string, port: number): Promise<Server> {
@@ -338,8 +341,8 @@ async function listen(service: LocalService, host: string, port: number): Promis
       log: (line) => service.log(line, 'error'),
     },
     {
-      // The client's address; the token's subject once requests carry tokens.
-      keyOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
+      addressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
+      baseDir: service.baseDir,
       hosts: servedHosts(host, apiLimits(service.config).allowedHosts),
     },
   );
