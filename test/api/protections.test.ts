@@ -71,6 +71,17 @@ describe('errors', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]).toContain(id);
     expect(logged[0]).toContain('SQLITE_CORRUPT at /srv/secret/catalog.db');
+    // The id is the request's correlation id: the one it brought, when valid, else a new one.
+    expect(res.headers.get('x-correlation-id')).toBe(id);
+    const brought = await app.request(`${BASE}/v1/sources/saves/jobs`, {
+      headers: { 'x-correlation-id': 'deploy-42.7' },
+    });
+    expect(((await brought.json()) as { id: string }).id).toBe('deploy-42.7');
+    expect(logged[1]).toContain('deploy-42.7');
+    const bad = await app.request(`${BASE}/v1/sources/saves/jobs`, {
+      headers: { 'x-correlation-id': 'has space' },
+    });
+    expect(((await bad.json()) as { id: string }).id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('an unknown route is 404 naming it, the name cut short', async () => {

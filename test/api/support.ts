@@ -8,7 +8,7 @@ import { configSchema, type ZapasConfigInput } from '../../lib/pipeline/config/s
 import { requestBackup } from '../../lib/pipeline/orchestrate';
 
 /** Two sources, `saves` (game content) and `payments` (payment data). */
-export function testConfig(api?: ZapasConfigInput['api']) {
+export function testConfig(api?: ZapasConfigInput['api'], extra: Partial<ZapasConfigInput> = {}) {
   return configSchema.parse({
     version: 1,
     repositories: { main: { url: './repo' } },
@@ -23,6 +23,7 @@ export function testConfig(api?: ZapasConfigInput['api']) {
       },
     },
     ...(api ? { api } : {}),
+    ...extra,
   });
 }
 
@@ -34,9 +35,15 @@ export interface TestApi {
 
 /** The API as `zapas serve` composes it, over an in-memory catalog, answering to host `zapas.test`. */
 export async function testApi(
-  opts: { api?: ZapasConfigInput['api']; catalog?: Catalog; protections?: Partial<ApiProtections> } = {},
+  opts: {
+    api?: ZapasConfigInput['api'];
+    /** Other sections of the configuration (auth, access). */
+    extra?: Record<string, unknown>;
+    catalog?: Catalog;
+    protections?: Partial<ApiProtections>;
+  } = {},
 ): Promise<TestApi> {
-  const config = testConfig(opts.api);
+  const config = testConfig(opts.api, opts.extra as Partial<ZapasConfigInput>);
   const catalog = opts.catalog ?? (await EmbeddedCatalog.open());
   const logged: string[] = [];
   const svc: ApiService = {

@@ -22,7 +22,11 @@ export const serveVerb: Verb = {
     cmd
       .requiredOption('--config <file>', 'the configuration (zapas.yaml or JSON)')
       .option('--port <n>', 'HTTP port (0: any free one)', intOption('--port', { max: 65535 }), 8720)
-      .option('--host <address>', 'address to listen on', '127.0.0.1')
+      .option(
+        '--host <address>',
+        'address to listen on (loopback only unless the configuration has auth:)',
+        '127.0.0.1',
+      )
       .option('--state <dir>', 'folder of the embedded catalog (default: .zapas-state beside the config)')
       .option(
         '--tick <seconds>',
