@@ -1,29 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TokenVerifier } from '../../lib/security/tokens';
-import {
-  AUDIENCE,
-  ISSUER,
-  keySet,
-  makeKey,
-  signToken,
-  type TestKey,
-  writeKeySet,
-} from '../security/token-kit';
-import { makeTempDir } from '../support/temp';
+import { type LocalIssuer, localIssuer } from './local-issuer';
 import { BASE, testApi } from './support';
 
-let key: TestKey;
-let jwks = '';
+let issuer: LocalIssuer;
 
 beforeAll(async () => {
-  key = await makeKey('ES256');
-  jwks = await writeKeySet(await makeTempDir('zapas-authn-'), keySet(key));
+  issuer = await localIssuer();
 });
 
-const auth = () => ({ auth: { issuer: ISSUER, audience: AUDIENCE, jwks } });
-const bearer = async (sub: string, extra: Parameters<typeof signToken>[1] = {}) =>
-  `Bearer ${await signToken(key, { ...extra, claims: { sub, roles: ['operator'], ...extra.claims } })}`;
+const auth = () => ({ auth: issuer.auth });
+const bearer = (sub: string) => issuer.bearer({ sub, roles: ['operator'] });
 
 describe('authentication', () => {
   it('no token: 401 with WWW-Authenticate: Bearer and what to send', async () => {
@@ -36,8 +24,9 @@ describe('authentication', () => {
 
   it('a refused token: 401 with the reason in WWW-Authenticate and the body, the token never echoed', async () => {
     const { app, logged } = await testApi({ extra: auth() });
-    const expired = await signToken(key, { claims: { sub: 'alice', roles: ['admin'] }, expiresIn: -120 });
-    const res = await app.request(`${BASE}/v1/sources`, { headers: { authorization: `Bearer ${expired}` } });
+    const authorization = await issuer.bearer({ sub: 'alice', roles: ['admin'] }, { expiresIn: -120 });
+    const expired = authorization.slice('Bearer '.length);
+    const res = await app.request(`${BASE}/v1/sources`, { headers: { authorization } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe(
       'Bearer realm="zapas", error="invalid_token", error_description="the token has expired"',
@@ -62,23 +51,23 @@ describe('authentication', () => {
 
   it('while the issuer keys cannot be had: 503 with Retry-After, the detail only in the log', async () => {
     const settings = auth().auth;
-    const verifier = TokenVerifier.fromSettings(settings, dirname(jwks), { fileCheckMs: 0 });
+    const verifier = TokenVerifier.fromSettings(settings, dirname(issuer.jwks), { fileCheckMs: 0 });
     const { app, logged } = await testApi({ extra: auth(), protections: { verifier } });
     const token = await bearer('alice');
     expect((await app.request(`${BASE}/v1/sources`, { headers: { authorization: token } })).status).toBe(200);
-    await writeFile(jwks, '{ not json');
+    await writeFile(issuer.jwks, '{ not json');
     try {
       const res = await app.request(`${BASE}/v1/sources`, { headers: { authorization: token } });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('30');
       const text = await res.text();
-      expect(text).not.toContain(jwks);
+      expect(text).not.toContain(issuer.jwks);
       expect(JSON.parse(text)).toEqual({
         error: "the token issuer's keys cannot be had now: try again later",
       });
       expect(logged.join('\n')).toContain("the token issuer's keys cannot be had");
     } finally {
-      await writeKeySet(dirname(jwks), keySet(key));
+      await issuer.restore();
     }
   });
 

@@ -1,15 +1,7 @@
 import { API_ROUTES } from '../../lib/api/routes';
 import { ACTIONS } from '../../lib/security/permissions';
-import {
-  AUDIENCE,
-  ISSUER,
-  keySet,
-  makeKey,
-  signToken,
-  type TestKey,
-  writeKeySet,
-} from '../security/token-kit';
-import { makeTempDir } from '../support/temp';
+import { makeKey, signToken, type TestKey } from '../security/token-kit';
+import { type LocalIssuer, localIssuer } from './local-issuer';
 import { BASE, testApi } from './support';
 
 /**
@@ -62,21 +54,22 @@ const MATRIX: Record<string, { request: (jobId: string) => [string, string]; exp
   },
 };
 
-let key: TestKey;
+let issuer: LocalIssuer;
+/** A key of the same algorithm and key id as the issuer's, not in its key set. */
 let foreign: TestKey;
-let jwks = '';
 
 beforeAll(async () => {
-  [key, foreign] = await Promise.all([makeKey('ES256'), makeKey('ES256', 'es256-1')]);
-  jwks = await writeKeySet(await makeTempDir('zapas-matrix-'), keySet(key));
+  [issuer, foreign] = await Promise.all([localIssuer(), makeKey('ES256')]);
 });
 
 async function authorizationOf(caller: Caller): Promise<Record<string, string>> {
   const spec = CALLERS[caller];
   if (spec === 'no token') return {};
-  const claims = spec === 'foreign key' ? { sub: 'mallory', roles: ['admin'] } : { sub: caller, ...spec };
-  const token = await signToken(spec === 'foreign key' ? foreign : key, { claims });
-  return { authorization: `Bearer ${token}` };
+  if (spec === 'foreign key')
+    return {
+      authorization: `Bearer ${await signToken(foreign, { claims: { sub: 'mallory', roles: ['admin'] } })}`,
+    };
+  return { authorization: await issuer.bearer({ sub: caller, ...spec }) };
 }
 
 async function securedApi(access?: unknown) {
@@ -86,7 +79,7 @@ async function securedApi(access?: unknown) {
       writes: { perSecond: 1000, burst: 0 },
       maxQueuedJobsPerSource: 1000,
     },
-    extra: { auth: { issuer: ISSUER, audience: AUDIENCE, jwks }, ...(access ? { access } : {}) },
+    extra: { auth: issuer.auth, ...(access ? { access } : {}) },
   });
   const { job } = await api.catalog.createJob({
     kind: 'backup',

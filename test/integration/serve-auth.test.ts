@@ -1,28 +1,21 @@
 import { join } from 'node:path';
 import { send, serveFolder } from '../api/live-serve';
-import {
-  AUDIENCE,
-  ISSUER,
-  keySet,
-  makeKey,
-  signToken,
-  type TestKey,
-  writeKeySet,
-} from '../security/token-kit';
+import { type LocalIssuer, localIssuer } from '../api/local-issuer';
 import { type RunningServe, startServe } from '../support/serve';
 
 /** A real `zapas serve` with `auth:`: every route but health needs a token, and it may leave loopback. */
 describe('zapas serve with auth', () => {
   let serve: RunningServe;
-  let key: TestKey;
+  let issuer: LocalIssuer;
   let port = '';
 
   beforeAll(async () => {
-    key = await makeKey('ES256');
     const { dir } = await serveFolder(
-      `auth: { issuer: "${ISSUER}", audience: ${AUDIENCE}, jwks: ./jwks.json }\n`,
+      'auth: { issuer: https://id.example.org, audience: zapas, jwks: ./jwks.json }\n',
     );
-    await writeKeySet(dir, keySet(key));
+    issuer = await localIssuer(dir);
+    // The configuration names the issuer the tokens are signed for.
+    expect(issuer.auth).toMatchObject({ issuer: 'https://id.example.org', audience: 'zapas' });
     // Allowed off loopback once tokens are required; asked on 127.0.0.1, one of its addresses.
     serve = await startServe(join(dir, 'zapas.yaml'), { cwd: dir, args: ['--init', '--host', '0.0.0.0'] });
     port = new URL(serve.url).port;
@@ -34,8 +27,7 @@ describe('zapas serve with auth', () => {
 
   const ask = (method: string, path: string, headers: Record<string, string> = {}) =>
     send(`http://127.0.0.1:${port}${path}`, method, headers);
-  const token = async (roles: string[]) =>
-    `Bearer ${await signToken(key, { claims: { sub: `someone-${roles.join('-')}`, roles } })}`;
+  const token = (roles: string[]) => issuer.bearer({ sub: `someone-${roles.join('-')}`, roles });
 
   it('starts on 0.0.0.0 without the unauthenticated warning', () => {
     expect(serve.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
