@@ -12,7 +12,7 @@ import type { Runtime } from '../common/runtime';
 import { stageHandler } from '../common/stage';
 
 /** Headers of the answer passed back through the gateway (the rest are the gateway's to set). */
-const PASSED_HEADERS = ['retry-after', 'www-authenticate', 'connection'];
+const PASSED_HEADERS = ['retry-after', 'www-authenticate', 'x-correlation-id'];
 
 /** What the app is handed with each request (hono's `c.env`). */
 interface Bindings {
