@@ -1,7 +1,7 @@
 /**
  * The API with its protections, composed in one place for `zapas serve` and the api function: a
  * correlation id and errors that never leak, the Host check (serve), the Origin check, the bearer token
- * (with `auth:`), rate limits, the body limit, then the routes — each refusing prototype names and
+ * (with `auth:`), rate limits, CORS for the allowed origins, the body limit, then the routes — each refusing prototype names and
  * checking the principal's permission — with backups capped per source. docs/service.md describes each.
  */
 import { Hono } from 'hono';
@@ -14,7 +14,7 @@ import { authConfigured } from './exposure';
 import { checkHost } from './host-check';
 import { JobCap } from './job-cap';
 import { apiLimits } from './limits';
-import { checkOrigin } from './origin-check';
+import { allowCrossOrigin, checkOrigin } from './origin-check';
 import { type KeyOf, rateLimit } from './rate-limit';
 import { mount, type RouteDeps } from './route-table';
 import { API_ROUTES } from './routes';
@@ -56,6 +56,7 @@ export function apiApp(svc: ApiService, protections: ApiProtections): Hono {
   };
   const limited = rateLimit({ requests: limits.requests, writes: limits.writes, keyOf });
   app.use((c, next) => (UNLIMITED.has(c.req.path) ? next() : limited(c, next)));
+  if (limits.allowedOrigins.length > 0) app.use(allowCrossOrigin({ allowedOrigins: limits.allowedOrigins }));
   app.use(limitBody(limits.maxBodyBytes));
   const deps: RouteDeps = { svc, cap: new JobCap(svc.catalog, limits.maxQueuedJobsPerSource) };
   mount(app, API_ROUTES, deps, guardRoutes(required, log));

@@ -6,6 +6,7 @@
  * client that is not a browser (curl, a service) sends neither header and is not affected.
  */
 import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
 
 export interface OriginOptions {
   /** Origins (`scheme://host[:port]`) besides the server's own that may call. */
@@ -33,4 +34,29 @@ export function checkOrigin(opts: OriginOptions): MiddlewareHandler {
       return c.json({ error: `a ${site} request from a browser is refused` }, 403);
     return next();
   };
+}
+
+/** Request headers a page of an allowed origin may send (a CORS preflight is answered with these). */
+const CORS_REQUEST_HEADERS = [
+  'authorization',
+  'content-type',
+  'idempotency-key',
+  'x-correlation-id',
+  'x-zapas-otp',
+];
+/** Answer headers such a page may read. */
+const CORS_EXPOSED_HEADERS = ['retry-after', 'www-authenticate', 'x-correlation-id'];
+
+/**
+ * CORS for the allowed origins only, so that a page they serve can read the answers: the preflight
+ * (OPTIONS) is answered 204 with what it may send; no cookies are involved (`credentials` off).
+ */
+export function allowCrossOrigin(opts: OriginOptions): MiddlewareHandler {
+  return cors({
+    origin: [...opts.allowedOrigins],
+    allowMethods: ['GET', 'HEAD', 'POST'],
+    allowHeaders: CORS_REQUEST_HEADERS,
+    exposeHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  });
 }

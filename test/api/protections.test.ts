@@ -172,6 +172,34 @@ describe('Origin, Sec-Fetch-Site and Host', () => {
     expect(await res.json()).toEqual({ error: 'requests from origin "http://evil.example" are refused' });
   });
 
+  it('answers a CORS preflight of an allowed origin (and lets it read the answers), never of another', async () => {
+    const { app } = await testApi({ api: { allowedOrigins: ['https://console.example'] } });
+    const preflight = (origin: string) =>
+      app.request(`${BASE}/v1/sources/saves/backups`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const ok = await preflight('https://console.example');
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://console.example');
+    expect(ok.headers.get('access-control-allow-methods')).toBe('GET,HEAD,POST');
+    expect(ok.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+    const foreign = await preflight('https://evil.example');
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const read = await app.request(`${BASE}/v1/sources`, { headers: { origin: 'https://console.example' } });
+    expect(read.headers.get('access-control-allow-origin')).toBe('https://console.example');
+    // Without allowed origins, no CORS at all.
+    const { app: plain } = await testApi();
+    const none = await plain.request(`${BASE}/v1/sources`, { headers: { origin: 'http://zapas.test' } });
+    expect(none.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('refuses a browser request marked cross-site or same-site, takes same-origin, none and no header', async () => {
     const { app } = await testApi();
     for (const site of ['cross-site', 'same-site', 'Cross-Site'])
