@@ -47,7 +47,7 @@ const EVENT = z.looseObject({
   seq: z.number().int().min(1),
   prev: z.string().regex(/^[0-9a-f]{64}$/),
   principal: z.looseObject({
-    kind: z.enum(['token', 'local', 'anonymous']),
+    kind: z.enum(['token', 'local', 'system', 'anonymous']),
     subject: text,
     roles: z.array(z.enum(ROLES)),
     tokenId: z.string().max(256).optional(),

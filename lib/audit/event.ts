@@ -26,8 +26,11 @@ export interface AuditEntry {
   /** ISO 8601, UTC. */
   time?: string;
   principal: {
-    /** `token` or `local` (the CLI's OS user); `anonymous` when no principal could be established. */
-    kind: 'token' | 'local' | 'anonymous';
+    /**
+     * `token` or `local` (the CLI's OS user); `system` for the service acting on its own policy (a
+     * schedule, retention); `anonymous` when no principal could be established.
+     */
+    kind: 'token' | 'local' | 'system' | 'anonymous';
     subject: string;
     roles: readonly Role[];
     /** The token's `jti`, when it has one (one token seen from two places is a rule of intrusion detection). */

@@ -41,3 +41,31 @@ export function audienceProblem(value: unknown): string | undefined {
     return `"${value}" is not a name or URI (letters, digits and . _ ~ : / - only)`;
   return undefined;
 }
+
+/** What the deployments read of the configuration's `auth:` section (the api function verifies tokens with it). */
+export interface ConfigAuth {
+  issuer: string;
+  audience: string;
+  jwks: string;
+}
+
+/**
+ * Why the configuration cannot be deployed to a cloud as far as tokens go, or undefined: the api function
+ * verifies every token itself (the gateway is not the only lock), so the configuration must say whose
+ * tokens to trust, and their keys must be at an https URL (a JWKS file beside zapas.yaml is not in the
+ * function). When the gateway's settings are given too, they must name the same issuer and audience.
+ */
+export function cloudAuthProblem(
+  auth: ConfigAuth | undefined,
+  gateway?: { issuer?: string; audience?: string },
+): string | undefined {
+  if (!auth)
+    return 'the configuration has no auth: section; the api function verifies every token itself, so set auth: { issuer, audience, jwks: https://… } (docs/security.md)';
+  const jwks = httpsUrlProblem(auth.jwks);
+  if (jwks) return `auth.jwks: ${jwks} (a cloud function cannot read a JWKS file beside the configuration)`;
+  if (gateway?.issuer !== undefined && gateway.issuer !== auth.issuer)
+    return `auth.issuer is "${auth.issuer}" but the gateway trusts "${gateway.issuer}": they must be the same issuer`;
+  if (gateway?.audience !== undefined && gateway.audience !== auth.audience)
+    return `auth.audience is "${auth.audience}" but the gateway expects "${gateway.audience}": they must be the same`;
+  return undefined;
+}

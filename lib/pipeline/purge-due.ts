@@ -10,6 +10,7 @@ import type { Repository } from '../repo/repository';
 import type { ZapasConfig } from './config/schema';
 import { LEASE_MS, previousSlot } from './orchestrate';
 import { type PurgeReport, purgeRepository } from './purge';
+import { type AuditRecorder, systemPrincipal } from './service-security';
 
 export interface PurgeDueDeps {
   config: ZapasConfig;
@@ -17,6 +18,8 @@ export interface PurgeDueDeps {
   open(repository: string): Promise<Repository>;
   /** Who purges (for the lease). */
   owner: string;
+  /** The audit trail: each purge (what it forgot and condemned, or why it failed) is recorded. */
+  record?: AuditRecorder;
 }
 
 /** Whether any source of `repository` has a job running. */
@@ -55,9 +58,31 @@ export async function purgeClaimed(
   const { config, catalog } = deps;
   if (!(await catalog.acquireLease(`purge:${repository}`, deps.owner, LEASE_MS, now))) return undefined;
   try {
-    const repo = await deps.open(repository);
-    const graceMs = now.getTime() - subtractDuration(now, parseDuration(config.purge.grace)).getTime();
-    return await purgeRepository({ config, catalog, repo, repository, now, graceMs });
+    const audited = (outcome: 'succeeded' | 'failed', target: Record<string, string>, reason?: string) =>
+      deps.record?.({
+        principal: systemPrincipal('retention'),
+        action: 'delete',
+        target: { repository, ...target },
+        outcome,
+        ...(reason ? { reason } : {}),
+      });
+    let report: PurgeReport;
+    try {
+      const repo = await deps.open(repository);
+      const graceMs = now.getTime() - subtractDuration(now, parseDuration(config.purge.grace)).getTime();
+      report = await purgeRepository({ config, catalog, repo, repository, now, graceMs });
+    } catch (err) {
+      await audited('failed', {}, (err as Error).message);
+      throw err;
+    }
+    const forgotten = report.sources.flatMap((x) => x.removed.map((r) => `${x.source}/${r.id.slice(0, 8)}`));
+    await audited('succeeded', {
+      forgotten: String(forgotten.length),
+      // Ids enough to find them in the log, within an event's bounds.
+      snapshots: forgotten.join(' ').slice(0, 4000),
+      condemnedPacks: String(report.prune.marked.packs),
+    });
+    return report;
   } finally {
     await catalog.releaseLease(`purge:${repository}`, deps.owner);
   }

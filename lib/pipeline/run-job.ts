@@ -14,6 +14,7 @@ import { backupPostgres } from '../sources/postgres/physical-backup';
 import type { SourceConfig, ZapasConfig } from './config/schema';
 import { recordBackupSuccess, recordFailure } from './job-outcome';
 import { LEASE_MS, releaseJob } from './orchestrate';
+import { type AuditRecorder, systemPrincipal } from './service-security';
 import { verifySource } from './verify';
 
 export interface RunDeps {
@@ -26,6 +27,8 @@ export interface RunDeps {
   heartbeatMs?: number;
   /** Restore verification of a postgres source (see verify.ts). */
   pgVerify?: (source: string) => Promise<{ ok: boolean; detail: string }>;
+  /** The audit trail: each backup and each verification (which reads backed-up data) is recorded. */
+  record?: AuditRecorder;
 }
 
 export interface RunOutcome {
@@ -33,8 +36,27 @@ export interface RunOutcome {
   snapshotId?: string;
 }
 
-/** Runs `job` (state running) to its end; never throws for a failure of the backup itself. */
+/**
+ * Runs `job` (state running) to its end, then records it in the audit trail; never throws for a failure
+ * of the backup itself (an audit trail that cannot be written is thrown: the job is done, unaudited).
+ */
 export async function runJob(deps: RunDeps, job: Job): Promise<RunOutcome> {
+  const outcome = await runUnaudited(deps, job);
+  await deps.record?.({
+    principal: systemPrincipal(`job triggered by ${job.trigger.kind}`),
+    action: job.kind === 'verify' ? 'read' : 'backup',
+    target: {
+      source: job.source,
+      job: job.id,
+      ...(outcome.snapshotId ? { snapshot: outcome.snapshotId } : {}),
+    },
+    outcome: outcome.job.state === 'succeeded' ? 'succeeded' : 'failed',
+    ...(outcome.job.error ? { reason: outcome.job.error.slice(0, 4000) } : {}),
+  });
+  return outcome;
+}
+
+async function runUnaudited(deps: RunDeps, job: Job): Promise<RunOutcome> {
   const now = deps.now ?? (() => new Date());
   const source = deps.config.sources[job.source];
   const heartbeat = setInterval(

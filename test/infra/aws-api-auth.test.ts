@@ -1,9 +1,20 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ACCESS_LOG_FIELDS } from '../../lib/infra/aws/http-api';
 import { apiStartedStages } from '../../lib/infra/aws/reserved-concurrency';
 import { DEFAULT_RESERVED_CONCURRENCY, DEFAULT_THROTTLE } from '../../lib/infra/aws/settings';
 import { STAGES, type StageSpec } from '../../lib/infra/stages';
-import { build, CDK_CONTEXT, logicalId, type Resource, serviceOf, templates } from '../support/cdk-templates';
+import {
+  build,
+  CDK_CONTEXT,
+  logicalId,
+  type Resource,
+  ROOT,
+  serviceOf,
+  templates,
+} from '../support/cdk-templates';
 
 type Environments = Record<string, Record<string, unknown>>;
 const environments = CDK_CONTEXT.environments as Environments;
@@ -42,13 +53,26 @@ describe('HTTP API: the JWT authorizer', () => {
     expect(byKey['GET /v1/health']!.Target).toEqual(byKey['ANY /v1/{proxy+}']!.Target);
   });
 
-  it('a different issuer and audience from the context land in the authorizer', () => {
-    const { service } = build(
-      withDev({ auth: { issuer: 'https://login.example.net/realm', audience: 'ops' } }),
+  it('a different issuer and audience from the context land in the authorizer (the configuration names the same)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zapas-cdk-'));
+    const config = join(dir, 'zapas.yaml');
+    writeFileSync(
+      config,
+      readFileSync(join(ROOT, 'examples/zapas.yaml'), 'utf8')
+        .replace('issuer: https://id.example.org\n', 'issuer: https://login.example.net/realm\n')
+        .replace('audience: zapas\n', 'audience: ops\n'),
     );
-    Template.fromStack(service).hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-      JwtConfiguration: { Issuer: 'https://login.example.net/realm', Audience: ['ops'] },
-    });
+    try {
+      const { service } = build({
+        ...withDev({ auth: { issuer: 'https://login.example.net/realm', audience: 'ops' } }),
+        config,
+      });
+      Template.fromStack(service).hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        JwtConfiguration: { Issuer: 'https://login.example.net/realm', Audience: ['ops'] },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -15,6 +15,36 @@ describe('what synth refuses', () => {
     return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
   };
 
+  it.each([
+    ['no auth: section', (t: string) => t.replace(/^auth:\n(?: {2}.*\n)+/m, ''), /no auth: section/],
+    [
+      'a JWKS file, which no function has',
+      (t: string) => t.replace('jwks: https://id.example.org/.well-known/jwks.json', 'jwks: ./jwks.json'),
+      /auth\.jwks: .* cannot read a JWKS file/,
+    ],
+    [
+      'an issuer other than the gateway’s',
+      (t: string) => t.replace('issuer: https://id.example.org\n', 'issuer: https://evil.example.net\n'),
+      /auth\.issuer is "https:\/\/evil\.example\.net" but the gateway trusts/,
+    ],
+    [
+      'an audience other than the gateway’s',
+      (t: string) => t.replace('audience: zapas\n', 'audience: other\n'),
+      /auth\.audience is "other" but the gateway expects "zapas"/,
+    ],
+  ])(
+    'a configuration whose tokens the api function could not verify as the gateway does: %s',
+    (_t, edit, why) => {
+      const { file, done } = invalid(edit);
+      try {
+        expect(() => build({ config: file })).toThrow(DeploymentError);
+        expect(() => build({ config: file })).toThrow(why);
+      } finally {
+        done();
+      }
+    },
+  );
+
   it('an invalid configuration, with parseConfig’s error naming the field', () => {
     const { file, done } = invalid((t) => t.replace('cron: "0 3 * * *"', 'cron: "61 3 * * *"'));
     try {

@@ -40,6 +40,7 @@ async function configWith(name: string, residency: string, extra = ''): Promise<
     `version: 1
 repositories:
   main: { url: s3://backups/main, residency: ${residency}, passwordFile: ./${name}.password }
+auth: { issuer: https://id.example.org, audience: zapas, jwks: https://id.example.org/jwks.json }
 sources:
   saves:
     type: files

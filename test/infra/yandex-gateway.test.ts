@@ -174,17 +174,42 @@ describe('writeYandexDeployment passes the settings on', () => {
       );
     }
     const out = join(tmp(), 'out');
-    await writeYandexDeployment({
-      outDir: out,
-      distRoot: dist,
-      configFile: EXAMPLE,
-      prefix: 'zapas',
-      objectLock: false,
-      auth: AUTH,
-    });
+    // The configuration trusts the same issuer as the gateway: the api function checks tokens again.
+    const configFile = join(tmp(), 'zapas.yaml');
+    await writeFile(
+      configFile,
+      readFileSync(EXAMPLE, 'utf8')
+        .replace('issuer: https://id.example.org\n', `issuer: ${AUTH.issuer}\n`)
+        .replace('audience: zapas\n', `audience: ${AUTH.audience}\n`),
+    );
+    const write = (auth?: GatewayAuth, file = configFile) =>
+      writeYandexDeployment({
+        outDir: out,
+        distRoot: dist,
+        configFile: file,
+        prefix: 'zapas',
+        objectLock: false,
+        ...(auth ? { auth } : {}),
+      });
+    await write(AUTH);
     const doc = JSON.parse(await readFile(join(out, 'main.tf.json'), 'utf8'));
     expect(doc.variable.api_jwt_issuer.default).toBe(AUTH.issuer);
     expect(doc.variable.api_jwt_jwks_uri.default).toBe(AUTH.jwksUri);
     expect(doc.variable.api_jwt_audience.default).toBe(AUTH.audience);
+
+    // Without settings of its own, the gateway trusts what the configuration's auth: names.
+    await write(undefined, EXAMPLE);
+    const fromConfig = JSON.parse(await readFile(join(out, 'main.tf.json'), 'utf8'));
+    expect(fromConfig.variable.api_jwt_issuer.default).toBe('https://id.example.org');
+    expect(fromConfig.variable.api_jwt_jwks_uri.default).toBe('https://id.example.org/.well-known/jwks.json');
+
+    // A gateway trusting another issuer than the function, or a configuration without auth: refused.
+    await expect(write(AUTH, EXAMPLE)).rejects.toThrow(
+      /auth\.issuer is "https:\/\/id\.example\.org" but the gateway trusts/,
+    );
+    const open = join(tmp(), 'open.yaml');
+    await writeFile(open, readFileSync(EXAMPLE, 'utf8').replace(/^auth:\n(?: {2}.*\n)+/m, ''));
+    await expect(write(undefined, open)).rejects.toThrow(DeploymentError);
+    await expect(write(undefined, open)).rejects.toThrow(/no auth: section/);
   });
 });

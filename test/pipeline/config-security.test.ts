@@ -186,8 +186,7 @@ describe('configuration: auth and access', () => {
     expect(config.auth).toEqual({
       issuer: 'https://id.example.org',
       audience: 'zapas',
-      jwks: './jwks.json',
-      keyRepository: 'main',
+      jwks: 'https://id.example.org/.well-known/jwks.json',
     });
     expect(config.access?.map((r) => r.roles)).toEqual([['dba'], ['operator']]);
   });

@@ -4,10 +4,12 @@
  * bin/cdk.ts calls it; tests call it with a context of their own.
  */
 import { Annotations, type App } from 'aws-cdk-lib';
+import { cloudAuthProblem } from '../auth';
 import { agentImage } from './agent-task';
 import { bucketName } from './buckets';
 import { DataStack } from './data-stack';
 import { deploymentConfig, localRepositories } from './deployment-config';
+import { DeploymentError } from './errors';
 import { ServiceStack } from './service-stack';
 import { DEFAULT_ENVIRONMENT, environmentSettings } from './settings';
 
@@ -27,6 +29,8 @@ export function buildApp(app: App, root: string): ZapasStacks {
   );
   const configFile = stringContext(context('config')) ?? DEFAULT_CONFIG;
   const { config, json: configJson } = deploymentConfig(root, configFile);
+  const authProblem = cloudAuthProblem(config.auth, settings.auth);
+  if (authProblem) throw new DeploymentError(`${configFile}: ${authProblem}`);
   const image = agentImage(root, stringContext(context('agentImage')));
   const env =
     settings.account || settings.region ? { account: settings.account, region: settings.region } : undefined;

@@ -9,6 +9,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfigFile } from '../../pipeline/config/load';
 import type { ZapasConfig } from '../../pipeline/config/schema';
+import { cloudAuthProblem } from '../auth';
 import { AGENT, type AgentSpec, QUEUES, type QueueSpec, STAGES, type StageSpec } from '../stages';
 import { Access } from './access';
 import { addAgent } from './agent';
@@ -128,11 +129,18 @@ export interface WrittenDeployment extends YandexDeployment {
 /** Checks the configuration, the table's limits and the bundles, then writes the deployment to `outDir`. */
 export async function writeYandexDeployment(opts: WriteOptions): Promise<WrittenDeployment> {
   const config = await loadConfigFile(opts.configFile);
+  const authProblem = cloudAuthProblem(config.auth, opts.auth);
+  if (authProblem) throw new DeploymentError(`${opts.configFile}: ${authProblem}`);
   const deployment = yandexTerraform({
     config,
     prefix: opts.prefix,
     objectLock: opts.objectLock,
-    auth: opts.auth,
+    // The gateway trusts the issuer the api function trusts, unless told otherwise.
+    auth: opts.auth ?? {
+      issuer: config.auth!.issuer,
+      audience: config.auth!.audience,
+      jwksUri: config.auth!.jwks,
+    },
   });
   const bundles = locateBundles(opts.distRoot, STAGES);
   await mkdir(opts.outDir, { recursive: true });
