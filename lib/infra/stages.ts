@@ -16,7 +16,7 @@ export interface QueueSpec {
   retentionDays: number;
 }
 
-export type QueueName = 'requests' | 'ingest' | 'verify';
+export type QueueName = 'requests' | 'ingest' | 'verify' | 'alerts';
 
 export type BucketName = 'repository' | 'landing';
 
@@ -91,6 +91,14 @@ export const QUEUES: readonly QueueSpec[] = [
     maxReceives: 3,
     retentionDays: 4,
   },
+  {
+    // No stage consumes it: the platform's Notification Service reads it (lib/audit/intrusion.ts).
+    name: 'alerts',
+    purpose: "security alerts for the platform's Notification Service; zapas only sends",
+    visibilitySeconds: 5 * 60,
+    maxReceives: 5,
+    retentionDays: 14,
+  },
 ];
 
 const repoRead = ['read', 'list'] as Array<'read' | 'list'>;
@@ -163,7 +171,14 @@ export const STAGES: readonly StageSpec[] = [
     memoryMiB: 256,
     timeoutSeconds: 30,
     triggers: [{ kind: 'http' }],
-    grants: { buckets: {}, catalog: 'write', send: [], repositoryKey: false },
+    // The audit trail: events are sealed with the repository key and written under the repository's
+    // audit/ prefix (the key slots are read to unwrap the key); intrusion alerts go to `alerts`.
+    grants: {
+      buckets: { repository: ['read', 'write', 'list'] },
+      catalog: 'write',
+      send: ['alerts'],
+      repositoryKey: true,
+    },
   },
 ];
 

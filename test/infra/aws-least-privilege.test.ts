@@ -13,6 +13,7 @@ import {
   functionId,
   logicalId,
   mentions,
+  queueId,
   type Resource,
   ROOT,
   roleOfFunction,
@@ -38,16 +39,39 @@ describe('service stack: least privilege from the grants', () => {
     }
   });
 
-  it('api has no S3 action, no secret and no agent; verify cannot delete or write', () => {
+  it('api writes the repository’s audit trail but deletes nothing, touches no landing object, runs no agent; verify cannot delete or write', () => {
     const { service } = templates('dev');
-    const api = allActions(statementsOf(service, 'api'));
-    expect(api.filter((a) => a.startsWith('s3:'))).toEqual([]);
-    expect(api.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    const statements = statementsOf(service, 'api');
+    const api = allActions(statements);
+    // The audit trail: events sealed with the repository key, appended under the repository's audit/ prefix.
+    expect(s3Actions(statements, 'Repository')).toEqual([
+      's3:AbortMultipartUpload',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+    ]);
+    expect(s3Actions(statements, 'Landing')).toEqual([]);
+    expect(api).not.toContain('s3:DeleteObject');
+    expect(api).toContain('secretsmanager:GetSecretValue');
     expect(api).not.toContain('ecs:RunTask');
+    expect(sendTargets(service, statements)).toEqual(['alerts']);
     const verify = allActions(statementsOf(service, 'verify'));
     expect(verify).not.toContain('s3:DeleteObject');
     expect(verify).not.toContain('s3:PutObject');
     expect(verify).toContain('s3:GetObject');
+  });
+
+  it('nothing consumes the alerts queue: only the api function may send to it, and no stage reads it', () => {
+    const { service } = templates('dev');
+    const senders = STAGES.filter((s) =>
+      sendTargets(service, statementsOf(service, s.name)).includes('alerts'),
+    );
+    expect(senders.map((s) => s.name)).toEqual(['api']);
+    expect(STAGES.flatMap((s) => triggerQueues(s))).not.toContain('alerts');
+    const mappings = Object.values(service.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings.filter((m) => mentions(m, queueId(service, 'alerts')))).toEqual([]);
+    // The platform's Notification Service finds it by the stack output.
+    expect(service.toJSON().Outputs.AlertsQueueUrl.Value).toEqual({ Ref: queueId(service, 'alerts') });
   });
 
   it('only orchestrate runs the agent: ecs:RunTask on its task definition in its cluster, PassRole to ECS only', () => {

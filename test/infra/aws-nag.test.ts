@@ -47,7 +47,7 @@ const ACKNOWLEDGED: Array<[rule: string, resource: RegExp]> = [
   ['AwsSolutions-IAM5', /-service\/Agent\/Task\/ExecutionRole\/DefaultPolicy\/Resource$/],
   [
     'AwsSolutions-IAM5',
-    /-service\/(Orchestrate|Ingest|Verify|Purge|Agent\/Task\/Task)\/?Role\/DefaultPolicy\/Resource$/,
+    /-service\/(Orchestrate|Ingest|Verify|Purge|Api|Agent\/Task\/Task)\/?Role\/DefaultPolicy\/Resource$/,
   ],
   ['AwsSolutions-L1', /-service\/(Orchestrate|Ingest|Verify|Purge|Api)\/Function\/Resource$/],
   ['AwsSolutions-IAM4', /-service\/BucketNotificationsHandler[0-9a-f]+\/Role\/Resource$/],

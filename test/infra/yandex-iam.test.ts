@@ -34,15 +34,20 @@ describe('storageRoles: bucket actions to Object Storage roles', () => {
 });
 
 describe('workloadRoles: least privilege from the stage table', () => {
-  it('api touches no bucket and no key: only the catalog and its own key secret', () => {
+  it('api views and uploads to the repository (its audit trail), holds the key, sends alerts; never landing, never deletes', () => {
     const grants = workloadRoles(stage('api').grants);
-    expect(storage(grants)).toEqual([]);
-    expect(roles(grants)).not.toContain(ROLE.kmsEncrypterDecrypter);
+    expect(storage(grants)).toEqual([
+      { role: ROLE.storageViewer, scope: { kind: 'bucket', bucket: 'repository' } },
+      { role: ROLE.storageUploader, scope: { kind: 'bucket', bucket: 'repository' } },
+    ]);
+    expect(grants).toContainEqual({ role: ROLE.kmsEncrypterDecrypter, scope: { kind: 'key' } });
     expect(grants).toContainEqual({ role: ROLE.ydbEditor, scope: { kind: 'catalog' } });
     expect(grants.filter((g) => g.role === ROLE.lockboxPayloadViewer)).toEqual([
+      { role: ROLE.lockboxPayloadViewer, scope: { kind: 'secret', secret: 'password' } },
       { role: ROLE.lockboxPayloadViewer, scope: { kind: 'secret', secret: 'keys' } },
     ]);
-    expect(roles(grants)).not.toContain(ROLE.ymqWriter);
+    expect(grants).toContainEqual({ role: ROLE.ymqWriter, scope: { kind: 'folder' } });
+    expect(roles(grants)).not.toContain(ROLE.containerInvoker);
   });
 
   it('verify reads the repository and can delete nothing', () => {

@@ -416,10 +416,17 @@ describe('the Terraform document for Yandex Cloud', () => {
         .filter((b) => !role || b.role === role)
         .flatMap((b) => (Array.isArray(b.members) ? b.members : []));
 
-    it('the api account has no storage role anywhere', () => {
-      expect(allMembers()).not.toContain(account('api'));
+    it('the api account views and uploads to the repository bucket only, and its one folder role is ymq.writer', () => {
+      expect(allMembers('storage.editor')).not.toContain(account('api'));
+      const onBucket = Object.values<Tf>(resources('yandex_storage_bucket_iam_binding'))
+        .filter((b) => Array.isArray(b.members) && b.members.includes(account('api')))
+        .map((b) => `${b.bucket}:${b.role}`);
+      expect(onBucket.sort()).toEqual([
+        `${tf('yandex_storage_bucket.repository.bucket')}:storage.uploader`,
+        `${tf('yandex_storage_bucket.repository.bucket')}:storage.viewer`,
+      ]);
       const folder = Object.values<Tf>(resources('yandex_resourcemanager_folder_iam_member'));
-      expect(folder.filter((m) => m.member === account('api'))).toEqual([]);
+      expect(folder.filter((m) => m.member === account('api')).map((m) => m.role)).toEqual(['ymq.writer']);
     });
 
     it('verify has no storage.editor: it cannot delete', () => {

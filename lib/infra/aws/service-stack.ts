@@ -95,5 +95,7 @@ export class ServiceStack extends Stack {
 
     if (this.httpApi) new CfnOutput(this, 'ApiUrl', { value: this.httpApi.api.apiEndpoint });
     new CfnOutput(this, 'AlarmTopic', { value: this.alarms.topic.topicArn });
+    // No stage consumes the security alerts: the platform's Notification Service reads them from here.
+    new CfnOutput(this, 'AlertsQueueUrl', { value: resources.queues.alerts.queue.queueUrl });
   }
 }
