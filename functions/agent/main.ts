@@ -34,7 +34,7 @@ function run(rt: Runtime, jobId: string) {
 }
 
 async function main(): Promise<number> {
-  const rt = runtime();
+  const rt = runtime('agent');
   const jobId = process.env[ENV.agentJob];
   if (jobId) {
     const done = await run(rt, jobId);

@@ -2,7 +2,9 @@
  * The api function: the HTTP API (/v1: health, sources, jobs, trigger a backup) behind API Gateway or a
  * Yandex API gateway; the routes and their protections are lib/api (app.ts), the same as `zapas serve`,
  * less the Host check (the gateway routes by host). The gateway has its own body limit; the body limit
- * here still refuses what passes it.
+ * here still refuses what passes it. The function verifies each token itself (the gateway's authorizer
+ * keeps anonymous callers from starting it, no more), records refusals and actions in the audit trail,
+ * and without `auth:` in the configuration refuses every route but GET /v1/health (503).
  */
 import type { Hono } from 'hono';
 import { apiApp } from '../../lib/api/app';
@@ -26,16 +28,23 @@ const apps = new WeakMap<Runtime, Hono>();
 function appOf(rt: Runtime): Hono {
   let app = apps.get(rt);
   if (!app) {
-    app = apiApp(
-      {
-        config: rt.config,
-        catalog: rt.catalog,
-        requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
-        running: () => 0,
-        log: (line) => rt.log('api-error', { detail: line }),
-      },
-      { addressOf: (c) => (c.env as Bindings).client },
-    );
+    const { security } = rt;
+    const svc = {
+      config: rt.config,
+      catalog: rt.catalog,
+      requestBackup: (source: string, key: string) => requestBackup(rt.config, rt.catalog, source, key),
+      running: () => 0,
+      log: (line: string) => rt.log('api-error', { detail: line }),
+      // The audit trail, lockouts and step-up (lib/pipeline/service-security.ts).
+      security,
+    };
+    app = apiApp(svc, {
+      addressOf: (c) => (c.env as Bindings).client,
+      // The function verifies tokens itself, behind the gateway's authorizer or not.
+      ...(security.verifier ? { verifier: security.verifier } : {}),
+      // Reachable from anywhere: without `auth:` it serves nothing but /v1/health.
+      requireAuth: true,
+    });
     apps.set(rt, app);
   }
   return app;

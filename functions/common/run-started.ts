@@ -24,6 +24,7 @@ export async function runStarted(
     {
       config: rt.config,
       catalog: rt.catalog,
+      record: rt.security.record,
       openRepository: async (name) => {
         const repo = await rt.repository(name);
         const p = pool ? await pool(repo) : undefined;

@@ -1,7 +1,8 @@
 /**
  * What a stage function (or the agent) gets from its environment, made once per instance: the validated
  * configuration, the catalog, the queues it sends to, the repositories and landing buckets, each behind a
- * circuit breaker. Names of the variables: lib/infra/env.ts (the deployments set the same ones).
+ * circuit breaker, and the service's security parts (made on first use). Names of the variables:
+ * lib/infra/env.ts (the deployments set the same ones).
  */
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -17,6 +18,7 @@ import type { Queue } from '../../lib/pipeline/queues/queue';
 import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
 import { RepositoryOpener } from '../../lib/pipeline/repositories';
 import { DependencyGuard } from '../../lib/pipeline/resilience';
+import { ServiceSecurity } from '../../lib/pipeline/service-security';
 import { parseDuration } from '../../lib/policy/duration';
 import type { Repository } from '../../lib/repo/repository';
 import { openStorage } from '../../lib/storage/open';
@@ -38,13 +40,22 @@ export interface Runtime {
   guard(name: string): DependencyGuard;
   /** One JSON line (lib/pipeline/log.ts): `event` and the fields, the scope's correlation id. */
   log(event: string, fields?: Record<string, unknown>, level?: 'info' | 'warn' | 'error'): void;
+  /**
+   * Token verifier, lockouts, step-up and the audit trail (each event in the repository it concerns),
+   * recorded with this part's name as their origin; intrusion alerts go to the `alerts` queue when its
+   * URL is set. Made on first use: a stage that records nothing opens no repository for it.
+   */
+  readonly security: ServiceSecurity;
 }
 
 let cached: Runtime | undefined;
 
-/** The instance's runtime, made on first use from process.env (tests reset it with `resetRuntime`). */
-export function runtime(): Runtime {
-  cached ??= makeRuntime(process.env);
+/**
+ * The instance's runtime, made on first use from process.env (tests reset it with `resetRuntime`).
+ * `origin` is the part's name (the stage, or `agent`): one bundle is one part, so the first one holds.
+ */
+export function runtime(origin: string): Runtime {
+  cached ??= makeRuntime(process.env, origin);
   return cached;
 }
 
@@ -58,7 +69,7 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return v;
 }
 
-export function makeRuntime(env: NodeJS.ProcessEnv): Runtime {
+export function makeRuntime(env: NodeJS.ProcessEnv, origin: string): Runtime {
   const text =
     env[ENV.config] ?? (env[ENV.configFile] ? readFileSync(env[ENV.configFile]!, 'utf8') : undefined);
   if (!text) throw new Error(`set ${ENV.config} or ${ENV.configFile}`);
@@ -101,29 +112,36 @@ export function makeRuntime(env: NodeJS.ProcessEnv): Runtime {
     },
   });
   const dlq = env[ENV.dlqUrl];
+  const queue = (name: QueueName): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new SqsQueue(sqs, required(env, queueUrlEnv(name)));
+      queues.set(name, q);
+    }
+    return q;
+  };
+  const repository = (name: string): Promise<Repository> => {
+    let p = repos.get(name);
+    if (!p) {
+      p = guard(`the storage of repository "${name}"`).run(() => opener.get(name));
+      repos.set(name, p);
+      // A failed open (storage down, no secret) is tried again by the next invocation.
+      p.catch(() => repos.delete(name));
+    }
+    return p;
+  };
+  const log: Runtime['log'] = (event, fields = {}, level = 'info') => {
+    // One JSON line per event: CloudWatch / Cloud Logging filter on `event` (e.g. job-failed alarms).
+    processLogger(env)[level]({ event, ...fields }, event);
+  };
+  let security: ServiceSecurity | undefined;
   return {
     config,
     catalog,
     env,
-    queue(name) {
-      let q = queues.get(name);
-      if (!q) {
-        q = new SqsQueue(sqs, required(env, queueUrlEnv(name)));
-        queues.set(name, q);
-      }
-      return q;
-    },
+    queue,
     ...(dlq ? { deadLetters: new SqsQueue(sqs, dlq) } : {}),
-    repository(name) {
-      let p = repos.get(name);
-      if (!p) {
-        p = guard(`the storage of repository "${name}"`).run(() => opener.get(name));
-        repos.set(name, p);
-        // A failed open (storage down, no secret) is tried again by the next invocation.
-        p.catch(() => repos.delete(name));
-      }
-      return p;
-    },
+    repository,
     landing(bucket) {
       return openStorage(`s3://${bucket}`, {
         ...(env[ENV.s3Endpoint] ? { s3Endpoint: env[ENV.s3Endpoint] } : {}),
@@ -131,9 +149,18 @@ export function makeRuntime(env: NodeJS.ProcessEnv): Runtime {
       });
     },
     guard,
-    log(event, fields = {}, level = 'info') {
-      // One JSON line per event: CloudWatch / Cloud Logging filter on `event` (e.g. job-failed alarms).
-      processLogger(env)[level]({ event, ...fields }, event);
+    log,
+    get security() {
+      security ??= new ServiceSecurity({
+        config,
+        catalog,
+        baseDir: process.cwd(),
+        repository,
+        origin,
+        ...(env[queueUrlEnv('alerts')] ? { notify: queue('alerts') } : {}),
+        warn: (message) => log('security-warning', { detail: message }, 'warn'),
+      });
+      return security;
     },
   };
 }

@@ -72,7 +72,7 @@ export function stageHandler(
     .use(cloudEvents())
     .handler((event, context) => {
       const e = event as NormalizedEvent;
-      const run = () => stage(runtime(), e, (context ?? {}) as unknown as InvocationContext);
+      const run = () => stage(runtime(name), e, (context ?? {}) as unknown as InvocationContext);
       const asked = e.kind === 'http' ? e.headers['x-correlation-id'] : undefined;
       return isCorrelationId(asked) ? withCorrelation(asked, run) : run();
     });

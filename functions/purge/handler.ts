@@ -13,7 +13,14 @@ async function purge(rt: Runtime, e: NormalizedEvent, context: InvocationContext
   const owner = `purge:${context.awsRequestId ?? context.requestId ?? process.pid}`;
   for (const name of await claimPurges(rt.config, rt.catalog, now)) {
     const report = await purgeClaimed(
-      { config: rt.config, catalog: rt.catalog, open: (n) => rt.repository(n), owner },
+      {
+        config: rt.config,
+        catalog: rt.catalog,
+        open: (n) => rt.repository(n),
+        owner,
+        // Recorded as the service's own (principal kind system): no alert, so no `alerts` grant.
+        record: rt.security.record,
+      },
       name,
       now,
     );

@@ -29,6 +29,8 @@ export interface ApiProtections {
   verifier?: Authenticator;
   /** The configuration file's folder (a relative `auth.jwks` is read from there); default: the working folder. */
   baseDir?: string;
+  /** Fail closed without `auth:`: every request but GET /v1/health is answered 503 (the api function). */
+  requireAuth?: boolean;
 }
 
 /** Paths answered without counting against a rate limit (a liveness probe must get through a flood). */
@@ -43,6 +45,11 @@ export function apiApp(svc: ApiService, protections: ApiProtections): Hono {
   if (protections.hosts) app.use(checkHost({ hosts: protections.hosts }));
   app.use(checkOrigin({ allowedOrigins: limits.allowedOrigins }));
   const required = authConfigured(svc.config);
+  if (protections.requireAuth && !required)
+    app.use(async (c, next) => {
+      if (c.req.method === 'GET' && c.req.path === '/v1/health') return next();
+      return c.json({ error: 'the service has no auth configured' }, 503);
+    });
   if (required) {
     const verifier =
       protections.verifier ??
