@@ -65,7 +65,11 @@ export function apiApp(svc: ApiService, protections: ApiProtections): Hono {
   app.use((c, next) => (UNLIMITED.has(c.req.path) ? next() : limited(c, next)));
   if (limits.allowedOrigins.length > 0) app.use(allowCrossOrigin({ allowedOrigins: limits.allowedOrigins }));
   app.use(limitBody(limits.maxBodyBytes));
-  const deps: RouteDeps = { svc, cap: new JobCap(svc.catalog, limits.maxQueuedJobsPerSource) };
+  const deps: RouteDeps = {
+    svc,
+    cap: new JobCap(svc.catalog, limits.maxQueuedJobsPerSource),
+    addressOf: protections.addressOf,
+  };
   mount(app, API_ROUTES, deps, guardRoutes(required, log));
   return app;
 }

@@ -9,11 +9,14 @@
  * else by address; the answer to a refused token comes at the route, after them.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { authorize, stepUpNeeded } from '../security/permissions';
+import type { RecordedEntry } from '../pipeline/service-security';
+import { type Action, authorize, stepUpNeeded, type Target } from '../security/permissions';
 import type { Principal } from '../security/principal';
 import { AuthenticationError, KeySetUnavailableError } from '../security/tokens';
+import { OTP_HEADER, StepUpError } from '../security/totp';
 import type { ApiLog } from './errors';
 import type { ApiRoute, RouteGuard } from './route-table';
+import type { ApiSecurity } from './service';
 
 /** What verifies a request's `Authorization` header (lib/security/tokens.ts TokenVerifier). */
 export interface Authenticator {
@@ -71,23 +74,143 @@ function refuse(c: Context, err: AuthenticationError | KeySetUnavailableError, l
   return c.json({ error: err.message }, 401);
 }
 
+/** Who a request without `auth:` configured is, in the audit trail: a client of a loopback-only serve. */
+const LOOPBACK_CLIENT: Principal = { kind: 'local', subject: 'loopback client', roles: [] };
+
 /**
- * The guard of each route: with `required`, a refused token is answered here, and the principal must be
- * allowed the route's action on its target. Actions that need a second factor (stepUpNeeded) are
- * refused: no route takes one yet.
+ * The guard of each route: with `required`, a refused token is answered here (and recorded), a locked-out
+ * principal or address is refused, and the principal must be allowed the route's action on its target.
+ * An action that needs a second factor (stepUpNeeded) needs a fresh one-time code in OTP_HEADER, which
+ * only a principal proven by a token can give. Refusals are recorded in the audit trail, and so is the
+ * outcome of every action that is not a metadata read.
  */
 export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
   return (r, deps) => async (c, next) => {
-    if (r.action === 'public' || !required) return next();
-    const refusal = refusals.get(c);
-    if (refusal) return refuse(c, refusal, log);
-    const principal = principals.get(c);
-    if (!principal) return refuse(c, new AuthenticationError('missing'), log);
+    if (r.action === 'public') return next();
+    const security = deps.svc.security;
+    const address = deps.addressOf(c);
+    const routeName = `${r.method} ${r.path}`;
+    // What must be in the trail before it happens is recorded with `record` (a failure refuses the
+    // request); refusals and outcomes with `note` (a failure is logged: the answer stands).
+    const record = async (entry: Omit<RecordedEntry, 'address'>) =>
+      security?.record({ ...entry, ...(address ? { address } : {}) });
+    const note = (entry: Omit<RecordedEntry, 'address'>) =>
+      record(entry).catch((err: unknown) =>
+        log(
+          `api: ${entry.action} ${entry.outcome} could not be recorded in the audit trail: ${(err as Error).message}`,
+        ),
+      );
+    let principal: Principal = LOOPBACK_CLIENT;
+    if (required) {
+      const refusal = refusals.get(c);
+      const proven = principals.get(c);
+      if (refusal || !proven) {
+        const err = refusal ?? new AuthenticationError('missing');
+        // Keys that cannot be had are the server's trouble, not an attempt (the log has it).
+        if (err instanceof AuthenticationError)
+          await note({
+            principal: ANONYMOUS,
+            action: 'authenticate',
+            target: { route: routeName },
+            outcome: 'denied',
+            reason: err.message,
+          });
+        return refuse(c, err, log);
+      }
+      principal = proven;
+    }
     const target = await r.targetOf(c, deps);
-    const decision = authorize(principal, r.action, target, deps.svc.config.access);
-    if (!decision.allowed) return c.json({ error: decision.reason }, 403);
-    if (stepUpNeeded(r.action, target))
-      return c.json({ error: `${r.action} needs a second factor, which this route does not take` }, 403);
-    return next();
+    const audited = {
+      principal: auditPrincipal(principal),
+      action: r.action,
+      target: auditTarget(target, routeName),
+    };
+    const deny = async (reason: string) => {
+      await note({ ...audited, outcome: 'denied', reason });
+      return c.json({ error: reason }, 403);
+    };
+    if (required && security) {
+      const until = await lockedUntil(security, principal.subject, address);
+      if (until !== undefined)
+        return deny(`${principal.subject} is locked out until ${new Date(until).toISOString()}`);
+    }
+    if (required) {
+      const decision = authorize(principal, r.action, target, deps.svc.config.access);
+      if (!decision.allowed) return deny(decision.reason);
+    }
+    if (stepUpNeeded(r.action, target)) {
+      if (!required || !security)
+        return deny(`${r.action} needs a second factor: configure auth: for the API`);
+      try {
+        await (await security.stepUp()).checkStepUp(principal.subject, c.req.header(OTP_HEADER));
+      } catch (err) {
+        if (!(err instanceof StepUpError)) throw err;
+        await note({ ...audited, action: 'step-up', outcome: 'denied', reason: err.message });
+        return c.json({ error: err.message, header: OTP_HEADER }, 403);
+      }
+      await note({ ...audited, action: 'step-up', outcome: 'succeeded' });
+    }
+    if (RECORDED_FIRST.has(r.action)) {
+      try {
+        await record({ ...audited, outcome: 'allowed' });
+      } catch (err) {
+        log(`api: ${r.action} refused, the audit trail cannot be written: ${(err as Error).message}`);
+        c.header('retry-after', String(KEYS_RETRY_SECONDS));
+        return c.json({ error: `${r.action} is refused while the audit trail cannot be written` }, 503);
+      }
+    }
+    await next();
+    if (r.action !== 'read') {
+      const ok = c.res.status < 400;
+      await note({
+        ...audited,
+        outcome: ok ? 'succeeded' : 'failed',
+        ...(ok ? {} : { reason: `answered ${c.res.status}` }),
+      });
+    }
   };
+}
+
+/**
+ * Actions that are in the audit trail before they happen (reading backed-up data or the trail, deleting,
+ * holds, policy, keys, second factors): while the trail cannot be written they are refused. A backup asked
+ * for is recorded after (refusing one because the trail's storage is down would protect nothing).
+ */
+const RECORDED_FIRST: ReadonlySet<string> = new Set<Action>([
+  'restore',
+  'delete',
+  'hold',
+  'release-hold',
+  'change-policy',
+  'manage-keys',
+  'read-audit',
+  'enrol',
+]);
+
+const ANONYMOUS = { kind: 'anonymous', subject: 'anonymous', roles: [] } as const;
+
+function auditPrincipal(p: Principal): RecordedEntry['principal'] {
+  return {
+    kind: p.kind,
+    subject: p.subject,
+    roles: p.roles,
+    ...(p.tokenId ? { tokenId: p.tokenId } : {}),
+  };
+}
+
+/** A route's target as the audit trail keeps it: its fields that are set, and the route. */
+function auditTarget(t: Target, route: string): Record<string, string> {
+  const out: Record<string, string> = { route };
+  for (const [k, v] of Object.entries(t)) if (v !== undefined) out[k] = String(v);
+  return out;
+}
+
+/** Until when the subject or the address is locked out (the later of the two), if either is. */
+async function lockedUntil(security: ApiSecurity, subject: string, address: string | undefined) {
+  const times = await Promise.all([
+    security.lockouts.lockedUntil(subject),
+    address ? security.lockouts.lockedUntil(address) : undefined,
+  ]);
+  const set = times.filter((t): t is number => t !== undefined);
+  return set.length > 0 ? Math.max(...set) : undefined;
 }

@@ -54,7 +54,7 @@ const CORS_EXPOSED_HEADERS = ['retry-after', 'www-authenticate', 'x-correlation-
 export function allowCrossOrigin(opts: OriginOptions): MiddlewareHandler {
   return cors({
     origin: [...opts.allowedOrigins],
-    allowMethods: ['GET', 'HEAD', 'POST'],
+    allowMethods: ['GET', 'HEAD', 'POST', 'DELETE'],
     allowHeaders: CORS_REQUEST_HEADERS,
     exposeHeaders: CORS_EXPOSED_HEADERS,
     maxAge: 600,

@@ -17,10 +17,12 @@ export type RouteAction = Action | 'public';
 export interface RouteDeps {
   svc: ApiService;
   cap: JobCap;
+  /** The client's address, for the audit trail and lockouts. */
+  addressOf(c: Context): string | undefined;
 }
 
 export interface ApiRoute {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** hono's pattern: `/v1/sources/:source/jobs`. */
   path: string;
   action: RouteAction;

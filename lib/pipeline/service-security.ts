@@ -8,6 +8,7 @@
 import { AuditLog } from '../audit/audit-log';
 import type { AuditEntry, AuditEvent, AuditSink } from '../audit/event';
 import { type AlertQueue, IntrusionDetector } from '../audit/intrusion';
+import { type ReadEvent, readAuditEvents } from '../audit/read-events';
 import type { Catalog } from '../catalog/catalog';
 import type { Repository } from '../repo/repository';
 import { CatalogLockoutStore } from '../security/lockout-store';
@@ -84,6 +85,14 @@ export class ServiceSecurity {
       correlationId: entry.correlationId ?? currentCorrelationId() ?? newCorrelationId(),
     });
   };
+
+  /** The events of repository `name`'s audit trail (the key repository's by default), oldest first. */
+  async *auditEvents(name?: string, since?: Date): AsyncIterable<ReadEvent> {
+    const repository = name ?? keyRepositoryOf(this.opts.config);
+    if (!Object.hasOwn(this.opts.config.repositories, repository))
+      throw new RangeError(`no repository "${repository}" in the configuration`);
+    yield* readAuditEvents(await this.opts.repository(repository), since ? { since } : {});
+  }
 
   /** TOTP step-up, sealed with the key repository's key (opened on first use). */
   stepUp(): Promise<TotpStepUp> {

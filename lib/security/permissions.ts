@@ -59,6 +59,8 @@ export interface Target {
   dataClass?: string;
   /** The player whose data it is (a save, a library). */
   player?: string;
+  /** A legal hold's id (for `hold`, `release-hold`). */
+  hold?: string;
   /** For `enrol`: whose second factor. */
   subject?: string;
   /** For `change-policy`: the change keeps data for less time than before. */

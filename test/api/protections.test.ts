@@ -186,7 +186,7 @@ describe('Origin, Sec-Fetch-Site and Host', () => {
     const ok = await preflight('https://console.example');
     expect(ok.status).toBe(204);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://console.example');
-    expect(ok.headers.get('access-control-allow-methods')).toBe('GET,HEAD,POST');
+    expect(ok.headers.get('access-control-allow-methods')).toBe('GET,HEAD,POST,DELETE');
     expect(ok.headers.get('access-control-allow-headers')).toContain('authorization');
     expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
     const foreign = await preflight('https://evil.example');

@@ -38,6 +38,7 @@ import { deadLetter } from '../../pipeline/queues/queue';
 import { RepositoryOpener } from '../../pipeline/repositories';
 import { DependencyGuard } from '../../pipeline/resilience';
 import { runJob } from '../../pipeline/run-job';
+import { ServiceSecurity } from '../../pipeline/service-security';
 import { parseDuration } from '../../policy/duration';
 import { encodeKeyring } from '../../repo/keyring';
 import type { Repository } from '../../repo/repository';
@@ -76,6 +77,10 @@ export class LocalService {
   readonly queue: LocalQueue;
   readonly deadLetters = new LocalQueue('orchestrate-dlq');
   private readonly repositories: RepositoryOpener;
+  /** Tokens, lockouts, step-up, the audit trail and intrusion rules (lib/pipeline/service-security.ts). */
+  readonly security: ServiceSecurity;
+  /** Repositories the security parts read and write (their audit trails, the key repository): opened once. */
+  private readonly securityRepos = new Map<string, Promise<Repository>>();
 
   private constructor(
     readonly config: ZapasConfig,
@@ -97,6 +102,31 @@ export class LocalService {
       deadLetter: this.deadLetters,
       visibilitySeconds: 60,
     });
+    this.security = new ServiceSecurity({
+      config,
+      catalog,
+      baseDir,
+      repository: (name) => this.securityRepository(name),
+      origin: 'serve',
+      // On one machine the Notification Service reads serve's log: one warning line per alert.
+      notify: {
+        send: async (body) => {
+          this.log(`security alert: ${body}`, 'warn');
+          return 'logged';
+        },
+      },
+      warn: (line) => this.log(line, 'warn'),
+    });
+  }
+
+  private securityRepository(name: string): Promise<Repository> {
+    let repo = this.securityRepos.get(name);
+    if (!repo) {
+      repo = this.repositories.get(name);
+      this.securityRepos.set(name, repo);
+      repo.catch(() => this.securityRepos.delete(name));
+    }
+    return repo;
   }
 
   static async start(options: ServiceOptions): Promise<LocalService> {
@@ -213,6 +243,7 @@ export class LocalService {
             catalog: this.catalog,
             open: (n) => this.repositories.get(n),
             owner: `purge-${process.pid}`,
+            record: this.security.record,
           },
           name,
           now,
@@ -242,6 +273,7 @@ export class LocalService {
         config: this.config,
         catalog: this.catalog,
         openRepository: (name) => this.openWithWorkers(name),
+        record: this.security.record,
       },
       job,
     )
@@ -250,6 +282,10 @@ export class LocalService {
           `job ${done.id}: ${done.source} ${done.state}${done.snapshotId ? ` snapshot ${done.snapshotId.slice(0, 8)}` : ''}${done.error ? ` (${done.error})` : ''}`,
           done.state === 'failed' ? 'error' : 'info',
         ),
+      )
+      // The job ran; what failed is recording it (the audit trail's storage is down): said loudly.
+      .catch((err: unknown) =>
+        this.log(`job ${job.id}: ${job.source} ended unrecorded: ${(err as Error).message}`, 'error'),
       )
       .finally(() => {
         this.running.delete(task);
@@ -339,10 +375,12 @@ async function listen(service: LocalService, host: string, port: number): Promis
       requestBackup: (source, key) => service.requestBackup(source, key),
       running: () => service.runningJobs,
       log: (line) => service.log(line, 'error'),
+      security: service.security,
     },
     {
       addressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
       baseDir: service.baseDir,
+      ...(service.security.verifier ? { verifier: service.security.verifier } : {}),
       hosts: servedHosts(host, apiLimits(service.config).allowedHosts),
     },
   );
