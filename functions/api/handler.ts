@@ -8,6 +8,7 @@
  */
 import type { Hono } from 'hono';
 import { apiApp } from '../../lib/api/app';
+import type { ApiService } from '../../lib/api/service';
 import type { NormalizedEvent, StageResult } from '../../lib/pipeline/events/normalize';
 import { requestBackup } from '../../lib/pipeline/orchestrate';
 import type { Runtime } from '../common/runtime';
@@ -29,12 +30,12 @@ function appOf(rt: Runtime): Hono {
   let app = apps.get(rt);
   if (!app) {
     const { security } = rt;
-    const svc = {
+    const svc: ApiService = {
       config: rt.config,
       catalog: rt.catalog,
-      requestBackup: (source: string, key: string) => requestBackup(rt.config, rt.catalog, source, key),
+      requestBackup: (source, key) => requestBackup(rt.config, rt.catalog, source, key),
       running: () => 0,
-      log: (line: string) => rt.log('api-error', { detail: line }),
+      log: (line) => rt.log('api-error', { detail: line }),
       // The audit trail, lockouts and step-up (lib/pipeline/service-security.ts).
       security,
     };
