@@ -1,52 +1,55 @@
-import { join } from 'node:path';
-import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
-import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
+/**
+ * The api function's bundle (built by the jest global setup), as API Gateway (HTTP API, v2) calls it, on
+ * loopback servers (test/functions/function-env.ts), with `auth:` and tokens from a local issuer.
+ */
+import { type FunctionEnv, functionEnv, type Handler } from '../functions/function-env';
+import { type LocalIssuer, localIssuer } from './local-issuer';
 
-/** The api function's bundle (built by the jest global setup), as API Gateway (HTTP API, v2) calls it. */
-let handler: (event: unknown) => Promise<unknown>;
-let dynamo: DynamoServer;
-let saved: NodeJS.ProcessEnv;
+let handler: Handler;
+let env: FunctionEnv;
+let issuer: LocalIssuer;
+/** `Bearer <token>` of an operator (backs up any source). */
+let operator: string;
 
 beforeAll(async () => {
-  dynamo = await startDynamoServer();
-  await new DynamoCatalog(dynamo.client(), 'zapas-api').ensureTable(dynamo.client());
-  saved = { ...process.env };
-  Object.assign(process.env, {
-    ZAPAS_CONFIG: JSON.stringify({
-      version: 1,
-      repositories: { main: { url: 's3://bucket/repo', residency: 'RU' } },
-      sources: { saves: { type: 'files', paths: ['/saves'], repository: 'main', dataClass: 'game-content' } },
-      api: { writes: { perSecond: 1, burst: 5 } },
-    }),
-    ZAPAS_CATALOG_TABLE: 'zapas-api',
-    ZAPAS_DYNAMODB_ENDPOINT: dynamo.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
+  env = await functionEnv();
+  issuer = await localIssuer();
+  operator = await issuer.bearer({ roles: ['operator'] });
+  // The bundle reads the configuration at its first invocation and keeps its runtime, as an instance does.
+  handler = env.load('api', {
+    version: 1,
+    repositories: { main: env.repository },
+    sources: { saves: { type: 'files', paths: ['/saves'], repository: 'main', dataClass: 'game-content' } },
+    auth: issuer.auth,
+    // Refused tokens below must not lock an address out before the rate limit is seen.
+    detection: { enabled: false },
+    api: { writes: { perSecond: 1, burst: 5 } },
   });
-  // The bundle reads the environment at its first invocation and keeps its runtime, as an instance does.
-  handler = require(join(__dirname, '..', '..', 'dist', 'functions', 'api', 'index.cjs')).handler;
-});
+}, 60_000);
 
-afterAll(async () => {
-  process.env = saved;
-  await dynamo.stop();
-});
+afterAll(() => env?.stop());
 
 type Answer = { statusCode: number; headers: Record<string, string>; body: string };
 
 let request = 0;
+/** A request with the operator's token unless `headers` gives another `authorization` ('' for none). */
 function call(
   method: string,
   path: string,
   opts: { headers?: Record<string, string>; body?: string } = {},
 ): Promise<Answer> {
+  const { authorization = operator, ...headers } = opts.headers ?? {};
   return handler({
     version: '2.0',
     routeKey: '$default',
     rawPath: path,
     rawQueryString: '',
-    headers: { host: 'api.example', 'x-forwarded-for': '198.51.100.7', ...opts.headers },
+    headers: {
+      host: 'api.example',
+      'x-forwarded-for': '198.51.100.7',
+      ...(authorization ? { authorization } : {}),
+      ...headers,
+    },
     requestContext: { http: { method, path }, requestId: `r${request++}` },
     ...(opts.body !== undefined ? { body: opts.body } : {}),
     isBase64Encoded: false,
@@ -75,12 +78,18 @@ describe('the api function', () => {
       expect((await call(path.endsWith('backups') ? 'POST' : 'GET', path)).statusCode).toBe(404);
   });
 
-  it('caps queued backups (409), and its rate limits count across invocations (429 with Retry-After passed on)', async () => {
+  it('caps queued backups (409), and its rate limits count a principal across invocations and addresses (429 with Retry-After passed on)', async () => {
+    // A principal of its own: the tests above spent some of the operator's writes.
+    const carol = await issuer.bearer({ sub: 'carol', roles: ['operator'] });
     const statuses: number[] = [];
     let limited: Answer | undefined;
     for (let i = 0; i < 10; i++) {
       const r = await call('POST', '/v1/sources/saves/backups', {
-        headers: { 'idempotency-key': `k${i}`, 'x-forwarded-for': '10.1.1.1, 192.0.2.1' },
+        headers: {
+          authorization: carol,
+          'idempotency-key': `k${i}`,
+          'x-forwarded-for': `10.1.1.1, 192.0.2.${i + 1}`,
+        },
       });
       statuses.push(r.statusCode);
       if (r.statusCode === 429) limited ??= r;
@@ -90,10 +99,27 @@ describe('the api function', () => {
     expect(statuses.slice(6).filter((s) => s === 429).length).toBeGreaterThanOrEqual(3);
     expect(statuses.slice(6).every((s) => s === 429 || s === 409)).toBe(true);
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    // Another client is not held back by the first one's limit (the cap still holds).
+    // Another principal is not held back by the first one's limit (the cap still holds).
     const other = await call('POST', '/v1/sources/saves/backups', {
-      headers: { 'x-forwarded-for': '203.0.113.9' },
+      headers: { authorization: await issuer.bearer({ sub: 'bob', roles: ['operator'] }) },
     });
     expect(other.statusCode).toBe(409);
+  });
+
+  it('without a token, counts by the address the gateway saw (the last X-Forwarded-For entry)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await call('POST', '/v1/sources/saves/backups', {
+        headers: { authorization: '', 'x-forwarded-for': `10.9.9.${i}, 192.0.2.200` },
+      });
+      statuses.push(r.statusCode);
+    }
+    expect(statuses.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(statuses.slice(6)).toContain(429);
+    // The same forged first entry from another gateway-seen address is not held back.
+    const other = await call('POST', '/v1/sources/saves/backups', {
+      headers: { authorization: '', 'x-forwarded-for': '10.9.9.0, 192.0.2.201' },
+    });
+    expect(other.statusCode).toBe(401);
   });
 });
