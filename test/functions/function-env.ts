@@ -29,12 +29,27 @@ export interface FunctionEnv {
   /** The repository as the CLI opens it (reading its audit trail). */
   openRepository(): Promise<Repository>;
   queues: Partial<Record<QueueName, SqsQueue>>;
-  /**
-   * A new instance of `dist/functions/<stage>`, configured with `config` at its first invocation (calls
-   * of two instances must not overlap their first one: the configuration is read from process.env).
-   */
-  load(stage: string, config: Record<string, unknown>): Handler;
+  /** loadBundle: a new instance of a stage function with `config`. */
+  load: typeof loadBundle;
   stop(): Promise<void>;
+}
+
+/**
+ * A new instance of `dist/functions/<stage>` (its own runtime), configured with `config` (an object, or
+ * YAML text) at its first invocation: the configuration is read from process.env then, so the first
+ * calls of two instances must not overlap.
+ */
+export function loadBundle(stage: string, config: Record<string, unknown> | string): Handler {
+  let handler: Handler | undefined;
+  jest.isolateModules(() => {
+    handler = require(join(__dirname, '..', '..', 'dist', 'functions', stage, 'index.cjs')).handler;
+  });
+  let first = true;
+  return (event, context) => {
+    if (first) process.env[ENV.config] = typeof config === 'string' ? config : JSON.stringify(config);
+    first = false;
+    return handler!(event, context);
+  };
 }
 
 /** Starts the servers and sets the environment; `queues` get a URL variable each (with a DLQ). */
@@ -81,18 +96,7 @@ export async function functionEnv(queues: readonly QueueName[] = []): Promise<Fu
       repository: { url: `s3://${s3.bucket}/repo`, endpoint: s3.endpoint, residency: 'RU' },
       openRepository: () => Repository.open(storage, new PasswordKeySlot(PASSWORD, 10)),
       queues: made,
-      load(stage, config) {
-        let handler: Handler | undefined;
-        jest.isolateModules(() => {
-          handler = require(join(__dirname, '..', '..', 'dist', 'functions', stage, 'index.cjs')).handler;
-        });
-        let first = true;
-        return (event, context) => {
-          if (first) process.env[ENV.config] = JSON.stringify(config);
-          first = false;
-          return handler!(event, context);
-        };
-      },
+      load: loadBundle,
       async stop() {
         for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
         Object.assign(process.env, saved);

@@ -1,9 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
+import { PasswordKeySlot } from '../../lib/keys/password';
 import { SqsQueue } from '../../lib/pipeline/queues/sqs-queue';
+import { Repository } from '../../lib/repo/repository';
+import { S3Storage } from '../../lib/storage/s3';
+import { type LocalIssuer, localIssuer } from '../api/local-issuer';
 import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
+import { WEAK_KDF_ENV } from '../support/repo';
+import { type S3Server, startS3Server } from '../support/s3-server';
 import { type SqsServer, startSqsServer } from '../support/sqs-servers';
+import { loadBundle } from './function-env';
 
 /** The bundled function, as the clouds load it. */
 const bundle = (stage: string) => join(__dirname, '..', '..', 'dist', 'functions', stage, 'index.cjs');
@@ -39,9 +46,24 @@ sources:
     events: [export-ready]
 `;
 
+const PASSWORD = 'orchestrate handler test password';
+
+/**
+ * The api function's: the same sources, with `auth:` (it serves nothing without), and the repository on
+ * a live server (each backup asked for is in its audit trail before the job is made).
+ */
+const apiConfig = (s3: S3Server, issuer: LocalIssuer) =>
+  `${CONFIG.replace(
+    'main: { url: "s3://zapas-repo/main", residency: RU }',
+    `main: { url: "s3://${s3.bucket}/main", endpoint: "${s3.endpoint}", residency: RU }`,
+  )}auth: ${JSON.stringify(issuer.auth)}
+`;
+
 describe('orchestrate and api functions (dist/functions/<stage>/index.cjs) with events of both clouds', () => {
   let dynamo: DynamoServer;
   let sqs: SqsServer;
+  let s3: S3Server;
+  let issuer: LocalIssuer;
   let catalog: DynamoCatalog;
   let dlq: SqsQueue;
   let handler: (event: unknown) => Promise<unknown>;
@@ -51,6 +73,18 @@ describe('orchestrate and api functions (dist/functions/<stage>/index.cjs) with 
   beforeAll(async () => {
     dynamo = await startDynamoServer();
     sqs = await startSqsServer('json');
+    s3 = await startS3Server();
+    issuer = await localIssuer();
+    await Repository.init(
+      new S3Storage({
+        bucket: s3.bucket,
+        prefix: 'main',
+        endpoint: s3.endpoint,
+        region: s3.region,
+        credentials: s3.credentials,
+      }),
+      new PasswordKeySlot(PASSWORD, 10),
+    );
     const client = dynamo.client();
     catalog = new DynamoCatalog(client, 'zapas-catalog');
     await catalog.ensureTable(client);
@@ -68,9 +102,11 @@ describe('orchestrate and api functions (dist/functions/<stage>/index.cjs) with 
       AWS_SECRET_ACCESS_KEY: 'test',
       // Jobs these messages start are dispatched: nothing listens here, so they fail at once (and say so).
       ZAPAS_S3_ENDPOINT: 'http://127.0.0.1:9',
+      ZAPAS_PASSWORD: PASSWORD,
+      ...WEAK_KDF_ENV,
     });
     handler = require(bundle('orchestrate')).handler;
-    api = require(bundle('api')).handler;
+    api = loadBundle('api', apiConfig(s3, issuer));
   }, 30_000);
 
   afterAll(async () => {
@@ -79,6 +115,7 @@ describe('orchestrate and api functions (dist/functions/<stage>/index.cjs) with 
     Object.assign(process.env, saved);
     await dynamo?.stop();
     await sqs?.stop();
+    await s3?.stop();
   });
 
   it('an SQS batch: a job per message, the same batch again makes none, no failures reported', async () => {
@@ -117,14 +154,17 @@ describe('orchestrate and api functions (dist/functions/<stage>/index.cjs) with 
   });
 
   it('HTTP from both clouds: a backup asked for, answered in the shape each expects', async () => {
-    const aws = (await api(fixture('aws', 'http-api-v2'))) as { statusCode: number; body: string };
+    const authorization = await issuer.bearer({ roles: ['operator'] });
+    const event = fixture('aws', 'http-api-v2');
+    event.headers = { ...(event.headers as object), authorization };
+    const aws = (await api(event)) as { statusCode: number; body: string };
     expect(aws.statusCode).toBe(202);
     expect(JSON.parse(aws.body)).toMatchObject({
       created: true,
       job: { source: 'payments', trigger: { kind: 'http' } },
     });
     const yc = fixture('yandex', 'http');
-    yc.headers = { ...(yc.headers as object), 'Idempotency-Key': 'yc-1' };
+    yc.headers = { ...(yc.headers as object), 'Idempotency-Key': 'yc-1', Authorization: authorization };
     const first = (await api(yc)) as { statusCode: number; body: string };
     const again = (await api(yc)) as { statusCode: number; body: string };
     expect([first.statusCode, again.statusCode]).toEqual([202, 200]);

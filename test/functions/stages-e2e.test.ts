@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { readAuditEvents } from '../../lib/audit/read-events';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
 import { PasswordKeySlot } from '../../lib/keys/password';
 import type { QueueMessage } from '../../lib/pipeline/queues/queue';
@@ -14,6 +15,7 @@ import { SqsQueue } from '../../lib/pipeline/queues/sqs-queue';
 import { checkRepository } from '../../lib/repo/check';
 import { Repository } from '../../lib/repo/repository';
 import { S3Storage } from '../../lib/storage/s3';
+import { type LocalIssuer, localIssuer } from '../api/local-issuer';
 import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
 import { WEAK_KDF_ENV } from '../support/repo';
 import { type S3Server, startS3Server } from '../support/s3-server';
@@ -34,6 +36,7 @@ const queues: Record<string, SqsQueue> = {};
 let repoStorage: S3Storage;
 let landing: S3Storage;
 let saved: NodeJS.ProcessEnv;
+let issuer: LocalIssuer;
 const fn: Record<string, Handler> = {};
 
 /** An SQS batch event (AWS shape) of received messages. */
@@ -111,11 +114,14 @@ beforeAll(async () => {
   repoStorage = new S3Storage({ bucket: s3.bucket, prefix: 'repo', ...s3opts });
   landing = new S3Storage({ bucket: s3.bucket, ...s3opts });
   await Repository.init(repoStorage, new PasswordKeySlot(PASSWORD, 10));
+  issuer = await localIssuer();
   saved = { ...process.env };
   Object.assign(process.env, {
     ZAPAS_CONFIG: JSON.stringify({
       version: 1,
       purge: { schedule: '* * * * *', grace: '0h' },
+      // The api function serves nothing without it.
+      auth: issuer.auth,
       repositories: { main: { url: `s3://${s3.bucket}/repo`, endpoint: s3.endpoint, residency: 'RU' } },
       sources: {
         catalogue: {
@@ -190,6 +196,20 @@ describe('stage functions on loopback servers: landing object → ingest fan-out
       await Repository.open(repoStorage, new PasswordKeySlot(PASSWORD, 10))
     ).listSnapshots();
     expect(left.map((s) => s.id)).toEqual([snapshotIds[1]]);
+    // Each verification (it reads backed-up data) and the purge are in the repository's audit trail,
+    // recorded by the function that did them as the service itself.
+    const audited: string[] = [];
+    for await (const e of readAuditEvents(
+      await Repository.open(repoStorage, new PasswordKeySlot(PASSWORD, 10)),
+    )) {
+      if ('error' in e) throw e.error;
+      audited.push(`${e.event.origin} ${e.event.principal.kind} ${e.event.action} ${e.event.outcome}`);
+    }
+    expect(audited).toEqual([
+      'verify system read succeeded',
+      'verify system read succeeded',
+      'purge system delete succeeded',
+    ]);
     const report = await checkRepository(
       await Repository.open(repoStorage, new PasswordKeySlot(PASSWORD, 10)),
       {
@@ -204,7 +224,7 @@ describe('stage functions on loopback servers: landing object → ingest fan-out
       routeKey: '$default',
       rawPath: '/v1/sources/catalogue/jobs',
       rawQueryString: '',
-      headers: {},
+      headers: { authorization: await issuer.bearer({ roles: ['auditor'] }) },
       requestContext: { http: { method: 'GET', path: '/v1/sources/catalogue/jobs' }, requestId: 'r1' },
       isBase64Encoded: false,
     })) as { statusCode: number; body: string };
