@@ -87,6 +87,18 @@ describe('zapas auth totp', () => {
     // The catalog the service uses, in its private state folder.
     expect(await readdir(join(tmp(), '.zapas-state'))).toContain('catalog.db');
     expect((await stat(join(tmp(), '.zapas-state'))).mode & 0o777).toBe(0o700);
+    // Recorded in the key repository's audit trail, as the OS user, without the secret.
+    const trail = await runCli(['--repo', join(tmp(), 'keys-repo'), 'audit', 'log', '--json']);
+    expect(trail.code).toBe(0);
+    const events = trail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string; target: Record<string, string> });
+    expect(events.map((e) => [e.action, e.outcome, e.target.subject])).toEqual([
+      ['enrol', 'allowed', 'alice'],
+      ['enrol', 'succeeded', 'alice'],
+    ]);
+    expect(trail.stdout).not.toContain(out.secret as string);
   });
 
   test('on a terminal: the URI and the secret with a warning; elsewhere only with --json', async () => {

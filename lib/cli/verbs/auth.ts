@@ -57,7 +57,10 @@ async function withStepUp<T>(
     env: ctx.io.env,
     password: () => repoPassword(ctx),
   });
-  const { keyring } = await opener.get(keyRepositoryOf(config));
+  const repo = await opener.get(keyRepositoryOf(config));
+  // Recorded in the key repository's audit trail before the factor changes.
+  await ctx.audit?.opened(repo);
+  const { keyring } = repo;
   const catalog = await openCatalogFolder(
     (opts.state as string | undefined) ?? join(baseDir, DEFAULT_STATE_FOLDER),
     {
@@ -79,6 +82,7 @@ const enrol: Verb = {
       .option('--replace', "replace the subject's second factor when it has one")
       .option('--json', 'print the enrolment as one JSON object (also when stdout is not a terminal)'),
   exits: EXITS,
+  audit: { action: 'enrol', target: (_a, opts) => ({ subject: opts.subject, replace: opts.replace }) },
   async run(_a, opts, ctx) {
     const subject = subjectOf(opts);
     const terminal = (ctx.io.stdout as { isTTY?: boolean }).isTTY === true;
@@ -113,6 +117,7 @@ const remove: Verb = {
   summary: "remove a subject's second factor (its critical operations are refused until it enrols again)",
   configure: options,
   exits: EXITS,
+  audit: { action: 'enrol', target: (_a, opts) => ({ subject: opts.subject, change: 'remove' }) },
   async run(_a, opts, ctx) {
     const subject = subjectOf(opts);
     if (!(await withStepUp(opts, ctx, (s) => s.remove(subject)))) {

@@ -26,6 +26,11 @@ export const pgVerify: Verb = {
       .option(...PG_BIN_OPTION)
       .option('--json', 'print the report as JSON'),
   exits: [0, 1, 2, 10, 11, 12],
+  // The base backup is restored into a scratch folder (kept with --keep): a restore.
+  audit: {
+    action: 'restore',
+    target: (_a, opts) => ({ source: opts.source, snapshot: opts.snapshot, into: 'scratch copy (verify)' }),
+  },
   async run(_args, opts, ctx) {
     const source = pgSource(ctx, opts);
     const bin = findPgBin(ctx.io.env, opts.pgBin as string | undefined);
