@@ -92,6 +92,7 @@ async function commitJob(rt: Runtime, jobId: string): Promise<Job | undefined> {
       repo: await rt.repository(source.repository),
       landing: rt.landing(job.input.bucket),
       log: (line) => rt.log('ingest-warning', { job: jobId, message: line }),
+      record: rt.security.record,
     },
     jobId,
   );

@@ -22,9 +22,10 @@ import { TreeBuilder } from '../sources/tree-builder';
 import { withWriteSession } from '../sources/write-session';
 import type { Storage } from '../storage/storage';
 import type { SourceConfig, ZapasConfig } from './config/schema';
-import { recordBackupSuccess, recordFailure } from './job-outcome';
+import { recordBackupSuccess, recordFailure, recordJobInTrail } from './job-outcome';
 import { correlationIdOr } from './log-context';
 import { LEASE_MS, releaseJob } from './orchestrate';
+import type { AuditRecorder } from './service-security';
 
 /** Bytes per part: what one function instance reads, holds and stores in one invocation. */
 export const PART_BYTES = 32 * 1024 * 1024;
@@ -185,6 +186,8 @@ export interface CommitDeps {
   landing: Storage;
   now?: () => Date;
   log?: (line: string) => void;
+  /** The audit trail: the committed (or failed) backup is recorded. */
+  record?: AuditRecorder;
 }
 
 /**
@@ -228,6 +231,7 @@ export async function commitIngest(deps: CommitDeps, jobId: string): Promise<Job
       (await existingSnapshot(deps.repo, job)) ?? (await saveSnapshot(deps, job, source, parts, now));
     const done = await recordBackupSuccess(deps.catalog, job, 'committing', source, snapshotId, now);
     await releaseJob(deps.config, deps.catalog, job);
+    await recordJobInTrail(deps.record, done);
     try {
       await deps.landing.delete(input.key);
     } catch (err) {
@@ -239,6 +243,7 @@ export async function commitIngest(deps: CommitDeps, jobId: string): Promise<Job
   } catch (err) {
     const failed = await recordFailure(deps.catalog, job, 'committing', (err as Error).message, now);
     await releaseJob(deps.config, deps.catalog, job);
+    await recordJobInTrail(deps.record, failed);
     return failed;
   }
 }

@@ -5,6 +5,21 @@
 import type { Catalog } from '../catalog/catalog';
 import type { Job, JobState } from '../catalog/jobs';
 import type { SourceConfig } from './config/schema';
+import { type AuditRecorder, systemPrincipal } from './service-security';
+
+/**
+ * A job's end in the audit trail (when there is one): a backup as `backup`, a verification (which reads
+ * the backup back) as `read`, done by the service itself on what triggered the job.
+ */
+export async function recordJobInTrail(record: AuditRecorder | undefined, done: Job): Promise<void> {
+  await record?.({
+    principal: systemPrincipal(`job triggered by ${done.trigger.kind}`),
+    action: done.kind === 'verify' ? 'read' : 'backup',
+    target: { source: done.source, job: done.id, ...(done.snapshotId ? { snapshot: done.snapshotId } : {}) },
+    outcome: done.state === 'succeeded' ? 'succeeded' : 'failed',
+    ...(done.error ? { reason: done.error.slice(0, 4000) } : {}),
+  });
+}
 
 /** A backup that produced `snapshotId`: succeeded, the recovery point moved, a verify job if asked for. */
 export async function recordBackupSuccess(

@@ -12,9 +12,9 @@ import { backupFiles } from '../sources/files/backup';
 import { ExcludeMatcher } from '../sources/files/excludes';
 import { backupPostgres } from '../sources/postgres/physical-backup';
 import type { SourceConfig, ZapasConfig } from './config/schema';
-import { recordBackupSuccess, recordFailure } from './job-outcome';
+import { recordBackupSuccess, recordFailure, recordJobInTrail } from './job-outcome';
 import { LEASE_MS, releaseJob } from './orchestrate';
-import { type AuditRecorder, systemPrincipal } from './service-security';
+import type { AuditRecorder } from './service-security';
 import { verifySource } from './verify';
 
 export interface RunDeps {
@@ -42,17 +42,7 @@ export interface RunOutcome {
  */
 export async function runJob(deps: RunDeps, job: Job): Promise<RunOutcome> {
   const outcome = await runUnaudited(deps, job);
-  await deps.record?.({
-    principal: systemPrincipal(`job triggered by ${job.trigger.kind}`),
-    action: job.kind === 'verify' ? 'read' : 'backup',
-    target: {
-      source: job.source,
-      job: job.id,
-      ...(outcome.snapshotId ? { snapshot: outcome.snapshotId } : {}),
-    },
-    outcome: outcome.job.state === 'succeeded' ? 'succeeded' : 'failed',
-    ...(outcome.job.error ? { reason: outcome.job.error.slice(0, 4000) } : {}),
-  });
+  await recordJobInTrail(deps.record, outcome.job);
   return outcome;
 }
 

@@ -196,7 +196,7 @@ describe('stage functions on loopback servers: landing object → ingest fan-out
       await Repository.open(repoStorage, new PasswordKeySlot(PASSWORD, 10))
     ).listSnapshots();
     expect(left.map((s) => s.id)).toEqual([snapshotIds[1]]);
-    // Each verification (it reads backed-up data) and the purge are in the repository's audit trail,
+    // Each committed export, each verification (it reads backed-up data) and the purge are in the trail,
     // recorded by the function that did them as the service itself.
     const audited: string[] = [];
     for await (const e of readAuditEvents(
@@ -206,7 +206,9 @@ describe('stage functions on loopback servers: landing object → ingest fan-out
       audited.push(`${e.event.origin} ${e.event.principal.kind} ${e.event.action} ${e.event.outcome}`);
     }
     expect(audited).toEqual([
+      'orchestrate system backup succeeded',
       'verify system read succeeded',
+      'orchestrate system backup succeeded',
       'verify system read succeeded',
       'purge system delete succeeded',
     ]);
