@@ -93,7 +93,11 @@ export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
     // What must be in the trail before it happens is recorded with `record` (a failure refuses the
     // request); refusals and outcomes with `note` (a failure is logged: the answer stands).
     const record = async (entry: Omit<RecordedEntry, 'address'>) =>
-      security?.record({ ...entry, ...(address ? { address } : {}) });
+      security?.record({
+        ...entry,
+        ...(entry.reason !== undefined ? { reason: auditText(entry.reason, MAX_AUDIT_REASON) } : {}),
+        ...(address ? { address } : {}),
+      });
     const note = (entry: Omit<RecordedEntry, 'address'>) =>
       record(entry).catch((err: unknown) =>
         log(
@@ -198,10 +202,27 @@ function auditPrincipal(p: Principal): RecordedEntry['principal'] {
   };
 }
 
+/** Longest target value, and reason, the API puts in the audit trail (a path can be 16 KiB long). */
+const MAX_AUDIT_VALUE = 200;
+const MAX_AUDIT_REASON = 500;
+
+/**
+ * Text from a request (a path parameter, a reason naming it) as the trail keeps it: control and format
+ * characters (a terminal escape, a newline, a bidi override) as \u escapes, cut to `max` characters.
+ */
+function auditText(text: string, max: number): string {
+  const shown = text.replace(
+    /[\p{Cc}\p{Cf}]/gu,
+    (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`,
+  );
+  const chars = [...shown];
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : shown;
+}
+
 /** A route's target as the audit trail keeps it: its fields that are set, and the route. */
 function auditTarget(t: Target, route: string): Record<string, string> {
   const out: Record<string, string> = { route };
-  for (const [k, v] of Object.entries(t)) if (v !== undefined) out[k] = String(v);
+  for (const [k, v] of Object.entries(t)) if (v !== undefined) out[k] = auditText(String(v), MAX_AUDIT_VALUE);
   return out;
 }
 

@@ -74,7 +74,8 @@ export class CatalogLockoutStore implements LockoutStore {
     const at = now.getTime();
     let outcome: FailureOutcome = { failures: 0 };
     await this.change(subject, (v) => {
-      const failures = [...v.failures.filter((t) => t > at - policy.windowMs && t <= at), at];
+      // A failure counted by a concurrent attempt whose clock read later stays: dropping it would lose it.
+      const failures = [...v.failures.filter((t) => t > at - policy.windowMs), at];
       const locked = v.until !== undefined && v.until > at ? v.until : undefined;
       if (failures.length < policy.maxFailures) {
         outcome = { failures: failures.length, ...(locked !== undefined ? { lockedUntil: locked } : {}) };
@@ -85,6 +86,14 @@ export class CatalogLockoutStore implements LockoutStore {
       return { until, reason: until === locked && v.reason !== undefined ? v.reason : reason, failures: [] };
     });
     return outcome;
+  }
+
+  /** Takes back one failure counted at `atMs` (an attempt counted before it was judged, then not a failure). */
+  async forgetFailure(subject: string, atMs: number): Promise<void> {
+    await this.change(subject, (v) => {
+      const at = v.failures.indexOf(atMs);
+      return at < 0 ? undefined : { ...v, failures: v.failures.filter((_, i) => i !== at) };
+    });
   }
 
   /** Forgets the failures of `subject` (after a success); a lockout in place stays. */

@@ -8,7 +8,8 @@
  * step or an earlier one is refused afterwards: a code works once, and two requests carrying one code at
  * the same moment have exactly one winner (compare-and-set on the record's revision). Wrong codes count:
  * STEP_UP_MAX_FAILURES of them within STEP_UP_FAILURE_WINDOW_MS lock the principal out for
- * STEP_UP_LOCKOUT_MS, during which even the right code is refused.
+ * STEP_UP_LOCKOUT_MS, during which even the right code is refused. An attempt is counted before its code
+ * is judged, so concurrent guesses get no more than STEP_UP_MAX_FAILURES judged.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HOTP, Secret, TOTP } from 'otpauth';
@@ -35,11 +36,16 @@ export const STEP_UP_LOCKOUT_MS = 15 * 60_000;
 /** The issuer an authenticator app shows beside the subject. */
 export const DEFAULT_TOTP_ISSUER = 'zapas';
 
-const FAILURES: FailurePolicy = {
-  maxFailures: STEP_UP_MAX_FAILURES,
+/**
+ * Attempts are counted before they are judged (checkStepUp): the one after STEP_UP_MAX_FAILURES counted
+ * ones locks, and the STEP_UP_MAX_FAILURES-th that turns out wrong locks as well.
+ */
+const GUESSES: FailurePolicy = {
+  maxFailures: STEP_UP_MAX_FAILURES + 1,
   windowMs: STEP_UP_FAILURE_WINDOW_MS,
   lockoutMs: STEP_UP_LOCKOUT_MS,
 };
+const TOO_MANY = 'too many wrong one-time codes';
 const CODE_PATTERN = new RegExp(`^\\d{${TOTP_DIGITS}}$`);
 /** Compare-and-set attempts on one record before giving up. */
 const MAX_ATTEMPTS = 32;
@@ -176,30 +182,43 @@ export class TotpStepUp {
       );
     const until = await this.lockouts.lockedUntil(subject, now);
     if (until !== undefined) throw lockedOut(subject, until);
-    const outcome = await this.write(subject, (current) => {
-      if (current === undefined)
-        throw new StepUpError('not-enrolled', `${subject} has no second factor enrolled`);
-      if (current instanceof TotpRecordError)
-        throw new StepUpError('unreadable', `${current.message}: enrol it again`);
-      const step = matchingStep(current.secret, given, now);
-      if (step === undefined) return 'wrong';
-      if (step <= current.lastStep)
-        throw new StepUpError(
-          'replayed',
-          `this one-time code of ${subject} was used already: wait for the next`,
-        );
-      return { ...current, lastStep: step };
-    });
+    // The attempt is counted before its code is judged: of concurrent guesses, each takes a place in the
+    // count, and one past STEP_UP_MAX_FAILURES is refused unjudged (the lockout stands for it already).
+    const counted = await this.lockouts.recordFailure(subject, GUESSES, TOO_MANY, now);
+    if (counted.lockedUntil !== undefined) throw lockedOut(subject, counted.lockedUntil);
+    let outcome: 'written' | 'wrong';
+    try {
+      outcome = await this.write(subject, (current) => {
+        if (current === undefined)
+          throw new StepUpError('not-enrolled', `${subject} has no second factor enrolled`);
+        if (current instanceof TotpRecordError)
+          throw new StepUpError('unreadable', `${current.message}: enrol it again`);
+        const step = matchingStep(current.secret, given, now);
+        if (step === undefined) return 'wrong';
+        if (step <= current.lastStep)
+          throw new StepUpError(
+            'replayed',
+            `this one-time code of ${subject} was used already: wait for the next`,
+          );
+        return { ...current, lastStep: step };
+      });
+    } catch (err) {
+      // Not a wrong code (no factor, a replay, a failure): the attempt does not count.
+      await this.lockouts.forgetFailure(subject, now.getTime());
+      throw err;
+    }
     if (outcome === 'written') {
       await this.lockouts.clearFailures(subject);
       return;
     }
-    const failed = await this.lockouts.recordFailure(subject, FAILURES, 'too many wrong one-time codes', now);
-    if (failed.lockedUntil !== undefined)
-      throw lockedOut(subject, failed.lockedUntil, `wrong one-time code for ${subject}: `);
+    if (counted.failures >= STEP_UP_MAX_FAILURES) {
+      const lockedUntil = now.getTime() + STEP_UP_LOCKOUT_MS;
+      await this.lockouts.lock(subject, lockedUntil, TOO_MANY);
+      throw lockedOut(subject, lockedUntil, `wrong one-time code for ${subject}: `);
+    }
     throw new StepUpError(
       'wrong-code',
-      `wrong one-time code for ${subject} (${failed.failures} of ${STEP_UP_MAX_FAILURES} within ${STEP_UP_FAILURE_WINDOW_MS / 60_000} minutes lock it out)`,
+      `wrong one-time code for ${subject} (${counted.failures} of ${STEP_UP_MAX_FAILURES} within ${STEP_UP_FAILURE_WINDOW_MS / 60_000} minutes lock it out)`,
     );
   }
 
