@@ -4,7 +4,7 @@
  * (with `auth:`), rate limits, CORS for the allowed origins, the body limit, then the routes — each refusing prototype names and
  * checking the principal's permission — with backups capped per source. docs/service.md describes each.
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { TokenVerifier } from '../security/tokens';
 import { type Authenticator, guardRoutes, identify, principalOf } from './authenticate';
 import { limitBody } from './body-limit';
@@ -33,7 +33,7 @@ export interface ApiProtections {
   requireAuth?: boolean;
 }
 
-/** Paths answered without counting against a rate limit (a liveness probe must get through a flood). */
+/** Paths whose GET is answered without counting against a rate limit (a liveness probe must get through a flood). */
 const UNLIMITED = new Set(['/v1/health']);
 
 export function apiApp(svc: ApiService, protections: ApiProtections): Hono {
@@ -62,7 +62,10 @@ export function apiApp(svc: ApiService, protections: ApiProtections): Hono {
     return principal ? `subject:${principal.subject}` : `address:${protections.addressOf(c)}`;
   };
   const limited = rateLimit({ requests: limits.requests, writes: limits.writes, keyOf });
-  app.use((c, next) => (UNLIMITED.has(c.req.path) ? next() : limited(c, next)));
+  // Only the probe itself (GET, and HEAD which runs it): any other method on its path is limited.
+  const unlimited = (c: Context) =>
+    (c.req.method === 'GET' || c.req.method === 'HEAD') && UNLIMITED.has(c.req.path);
+  app.use((c, next) => (unlimited(c) ? next() : limited(c, next)));
   if (limits.allowedOrigins.length > 0) app.use(allowCrossOrigin({ allowedOrigins: limits.allowedOrigins }));
   app.use(limitBody(limits.maxBodyBytes));
   const deps: RouteDeps = {

@@ -306,6 +306,15 @@ describe('attack: lockouts and rate limits', () => {
     expect(statuses).toContain(429);
   });
 
+  it('FIXED: only GET (and HEAD) of /v1/health skip the rate limits, not every method on that path', async () => {
+    const { ask } = await securedApi({ requests: { perSecond: 1, burst: 3 }, writes: FAST.writes });
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++)
+      statuses.push((await ask('POST', '/v1/health', { authorization: 'Bearer a.b.c' }, 'flooder')).status);
+    expect(statuses).toContain(429);
+    for (let i = 0; i < 8; i++) expect((await ask('GET', '/v1/health', {}, 'prober')).status).toBe(200);
+  });
+
   it('Idempotency-Keys do not get past the queued-job cap', async () => {
     const { ask, admin } = await securedApi();
     const statuses: number[] = [];
