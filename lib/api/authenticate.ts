@@ -10,13 +10,13 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RecordedEntry } from '../pipeline/service-security';
+import { addressLockKey, subjectLockKey } from '../security/lockout';
 import { type Action, authorize, stepUpNeeded, type Target } from '../security/permissions';
 import type { Principal } from '../security/principal';
 import { AuthenticationError, KeySetUnavailableError } from '../security/tokens';
 import { OTP_HEADER, StepUpError } from '../security/totp';
 import type { ApiLog } from './errors';
 import type { ApiRoute, RouteGuard } from './route-table';
-import type { ApiSecurity } from './service';
 
 /** What verifies a request's `Authorization` header (lib/security/tokens.ts TokenVerifier). */
 export interface Authenticator {
@@ -110,6 +110,20 @@ export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
       const proven = principals.get(c);
       if (refusal || !proven) {
         const err = refusal ?? new AuthenticationError('missing');
+        // An address locked out for failed authentications gets no further answer about its tokens.
+        // Only requests without a proven principal are refused for their address: garbage sent from a
+        // shared address (a NAT, a proxy) must not lock out the valid users behind it.
+        const addressUntil =
+          security && address ? await security.lockouts.lockedUntil(addressLockKey(address)) : undefined;
+        if (addressUntil !== undefined) {
+          c.header('retry-after', String(Math.max(1, Math.ceil((addressUntil - Date.now()) / 1000))));
+          return c.json(
+            {
+              error: `too many failed authentications from this address: refused until ${new Date(addressUntil).toISOString()}`,
+            },
+            429,
+          );
+        }
         // Keys that cannot be had are the server's trouble, not an attempt (the log has it).
         if (err instanceof AuthenticationError)
           await note({
@@ -134,7 +148,7 @@ export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
       return c.json({ error: reason }, 403);
     };
     if (required && security) {
-      const until = await lockedUntil(security, principal.subject, address);
+      const until = await security.lockouts.lockedUntil(subjectLockKey(principal.subject));
       if (until !== undefined)
         return deny(`${principal.subject} is locked out until ${new Date(until).toISOString()}`);
     }
@@ -224,14 +238,4 @@ function auditTarget(t: Target, route: string): Record<string, string> {
   const out: Record<string, string> = { route };
   for (const [k, v] of Object.entries(t)) if (v !== undefined) out[k] = auditText(String(v), MAX_AUDIT_VALUE);
   return out;
-}
-
-/** Until when the subject or the address is locked out (the later of the two), if either is. */
-async function lockedUntil(security: ApiSecurity, subject: string, address: string | undefined) {
-  const times = await Promise.all([
-    security.lockouts.lockedUntil(subject),
-    address ? security.lockouts.lockedUntil(address) : undefined,
-  ]);
-  const set = times.filter((t): t is number => t !== undefined);
-  return set.length > 0 ? Math.max(...set) : undefined;
 }

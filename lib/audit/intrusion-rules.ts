@@ -3,6 +3,7 @@
  * what it counts, by which key, and when it finds something. What a finding then does (an alert event, a
  * notification, a lockout): intrusion.ts.
  */
+import { addressLockKey, subjectLockKey } from '../security/lockout';
 import type { AuditEvent } from './event';
 import type { DetectionConfig } from './intrusion-config';
 import { RegionMap } from './intrusion-regions';
@@ -114,14 +115,14 @@ function authFailures(c: DetectionConfig): Rule {
           key: `principal:${e.principal.subject}`,
           subject: e.principal.subject,
           ...(e.address ? { address: e.address } : {}),
-          ...(e.principal.kind === 'token' ? { lock: e.principal.subject } : {}),
+          ...(e.principal.kind === 'token' ? { lock: subjectLockKey(e.principal.subject) } : {}),
         });
       if (e.address)
         keys.push({
           key: `address:${e.address}`,
           address: e.address,
           ...(proven(e) ? { subject: e.principal.subject } : {}),
-          lock: e.address,
+          lock: addressLockKey(e.address),
         });
       return keys;
     },
@@ -150,7 +151,7 @@ function burstOf(
               key: `principal:${e.principal.subject}`,
               subject: e.principal.subject,
               ...(e.address ? { address: e.address } : {}),
-              ...(e.principal.kind === 'token' ? { lock: e.principal.subject } : {}),
+              ...(e.principal.kind === 'token' ? { lock: subjectLockKey(e.principal.subject) } : {}),
             },
           ]
         : [],
@@ -211,7 +212,7 @@ function offHoursKeys(c: DetectionConfig): Rule {
           firstAt: t,
           reason: `key operation (${e.outcome}) by ${e.principal.subject} at ${local} ${cfg.timezone}, outside working hours ${cfg.from}–${cfg.to}`,
           ...(cfg.lockoutSeconds > 0 && e.principal.kind === 'token'
-            ? { lockout: { subject: e.principal.subject, seconds: cfg.lockoutSeconds } }
+            ? { lockout: { subject: subjectLockKey(e.principal.subject), seconds: cfg.lockoutSeconds } }
             : {}),
         },
       ];
@@ -252,7 +253,7 @@ function tokenTravel(c: DetectionConfig): Rule {
           firstAt: before.t,
           reason: `token of ${e.principal.subject} used from ${before.address} (${before.region}) and ${e.address} (${region}) ${Math.round((t - before.t) / 1000)} s apart`,
           ...(cfg.lockoutSeconds > 0
-            ? { lockout: { subject: e.principal.subject, seconds: cfg.lockoutSeconds } }
+            ? { lockout: { subject: subjectLockKey(e.principal.subject), seconds: cfg.lockoutSeconds } }
             : {}),
         },
       ];

@@ -54,6 +54,17 @@ export class CatalogLockoutStore implements LockoutStore {
     return until !== undefined && until > now.getTime() ? until : undefined;
   }
 
+  /** Lets `subject` in again at once (an operator after a false alarm): its lockout and failures gone. */
+  async release(subject: string): Promise<boolean> {
+    let released = false;
+    await this.change(subject, (v) => {
+      if (v.until === undefined && v.failures.length === 0) return undefined;
+      released = true;
+      return { failures: [] };
+    });
+    return released;
+  }
+
   async lock(subject: string, untilMs: number, reason: string): Promise<void> {
     await this.change(subject, (v) =>
       (v.until ?? 0) >= untilMs ? undefined : { ...v, until: untilMs, reason },

@@ -11,3 +11,16 @@ export interface LockoutStore {
   /** Locks `subject` out until `untilMs` (a longer lockout already in place stays). */
   lock(subject: string, untilMs: number, reason: string): Promise<void>;
 }
+
+/**
+ * The key a principal is locked out under. Subjects and addresses have a namespace each: a token whose
+ * subject is written like an address never locks that address out, nor the other way round.
+ */
+export function subjectLockKey(subject: string): string {
+  return `subject:${subject}`;
+}
+
+/** The key an address is locked out under (see subjectLockKey). */
+export function addressLockKey(address: string): string {
+  return `address:${address}`;
+}

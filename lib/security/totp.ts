@@ -15,6 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import type { Catalog } from '../catalog/catalog';
 import type { DataKey, Keyring } from '../repo/crypto';
+import { subjectLockKey } from './lockout';
 import { CatalogLockoutStore, type FailurePolicy } from './lockout-store';
 import { openTotp, sealTotp, TotpRecordError, type TotpSecret, totpSealKey } from './totp-seal';
 
@@ -180,11 +181,11 @@ export class TotpStepUp {
         'missing-code',
         `this operation needs a one-time code of ${subject}'s second factor (header ${OTP_HEADER})`,
       );
-    const until = await this.lockouts.lockedUntil(subject, now);
+    const until = await this.lockouts.lockedUntil(subjectLockKey(subject), now);
     if (until !== undefined) throw lockedOut(subject, until);
     // The attempt is counted before its code is judged: of concurrent guesses, each takes a place in the
     // count, and one past STEP_UP_MAX_FAILURES is refused unjudged (the lockout stands for it already).
-    const counted = await this.lockouts.recordFailure(subject, GUESSES, TOO_MANY, now);
+    const counted = await this.lockouts.recordFailure(subjectLockKey(subject), GUESSES, TOO_MANY, now);
     if (counted.lockedUntil !== undefined) throw lockedOut(subject, counted.lockedUntil);
     let outcome: 'written' | 'wrong';
     try {
@@ -204,16 +205,16 @@ export class TotpStepUp {
       });
     } catch (err) {
       // Not a wrong code (no factor, a replay, a failure): the attempt does not count.
-      await this.lockouts.forgetFailure(subject, now.getTime());
+      await this.lockouts.forgetFailure(subjectLockKey(subject), now.getTime());
       throw err;
     }
     if (outcome === 'written') {
-      await this.lockouts.clearFailures(subject);
+      await this.lockouts.clearFailures(subjectLockKey(subject));
       return;
     }
     if (counted.failures >= STEP_UP_MAX_FAILURES) {
       const lockedUntil = now.getTime() + STEP_UP_LOCKOUT_MS;
-      await this.lockouts.lock(subject, lockedUntil, TOO_MANY);
+      await this.lockouts.lock(subjectLockKey(subject), lockedUntil, TOO_MANY);
       throw lockedOut(subject, lockedUntil, `wrong one-time code for ${subject}: `);
     }
     throw new StepUpError(

@@ -109,12 +109,12 @@ describe('(a) repeated authentication failures', () => {
       firstAt: new Date(T0).toISOString(),
       time: new Date(T0 + 4000).toISOString(),
       correlationId: fifth.correlationId,
-      lockedSubject: 'alice',
+      lockedSubject: 'subject:alice',
       lockedUntil: new Date(T0 + 4000 + 900_000).toISOString(),
     });
     expect(locks).toEqual([
       {
-        subject: 'alice',
+        subject: 'subject:alice',
         until: T0 + 4000 + 900_000,
         reason: expect.stringMatching(/^auth-failures: 5 failed/),
       },
@@ -162,8 +162,10 @@ describe('(a) repeated authentication failures', () => {
       authFail(T0 + i, { subject: s, kind: i % 2 ? 'anonymous' : 'token', address: '203.0.113.9' }),
     );
     const alerts = await feed(detector, events);
-    expect(alerts.map((a) => [a.key, a.lockedSubject])).toEqual([['address:203.0.113.9', '203.0.113.9']]);
-    expect(locks.map((l) => l.subject)).toEqual(['203.0.113.9']);
+    expect(alerts.map((a) => [a.key, a.lockedSubject])).toEqual([
+      ['address:203.0.113.9', 'address:203.0.113.9'],
+    ]);
+    expect(locks.map((l) => l.subject)).toEqual(['address:203.0.113.9']);
   });
 
   it('wrong one-time codes count; successes and other actions do not', async () => {
@@ -190,7 +192,9 @@ describe('(b) restores and (c) deletions in bulk', () => {
     expect(await feed(detector, [...pair, r(1)])).toEqual([]);
     const [alert] = await feed(detector, [r(2)]);
     expect(alert).toMatchObject({ rule: 'restore-burst', severity: 'critical', count: 3, subject: 'alice' });
-    expect(locks).toEqual([{ subject: 'alice', until: T0 + 2000 + 60_000, reason: expect.any(String) }]);
+    expect(locks).toEqual([
+      { subject: 'subject:alice', until: T0 + 2000 + 60_000, reason: expect.any(String) },
+    ]);
     // Another principal's restores are its own count; refused ones do not count.
     expect(
       await feed(
@@ -256,7 +260,7 @@ describe('(d) key operations outside working hours', () => {
     const t = at('09:30:00'); // 18:30 JST
     const first = await feed(detector, [keys(t), keys(t + 60_000), keys(t + 120_000)]);
     expect(first).toHaveLength(1);
-    expect(locks).toEqual([{ subject: 'alice', until: t + 600_000, reason: expect.any(String) }]);
+    expect(locks).toEqual([{ subject: 'subject:alice', until: t + 600_000, reason: expect.any(String) }]);
     expect(await feed(detector, [keys(t + 3_700_000)])).toHaveLength(1);
   });
 
@@ -304,7 +308,7 @@ describe('(e) one token from far apart', () => {
       reason: expect.stringMatching(/2001:db8::1 \(moscow\) and 10\.2\.3\.4 \(novosibirsk\) 58 s apart/),
       lockedUntil: new Date(T0 + 60_000 + 3_600_000).toISOString(),
     });
-    expect(locks.map((l) => l.subject)).toEqual(['svc']);
+    expect(locks.map((l) => l.subject)).toEqual(['subject:svc']);
     expect(await feed(detector, [use(T0 + 61_000, '10.1.0.5'), use(T0 + 62_000, '10.2.0.1')])).toEqual([]);
   });
 
@@ -362,7 +366,7 @@ describe('the alert', () => {
       reason: '1 failed authentications of alice within 5 min',
       correlationId: 'req-1',
       auditSeq: e.seq,
-      lockedSubject: 'alice',
+      lockedSubject: 'subject:alice',
       lockedUntil: new Date(T0 + 900_000).toISOString(),
     });
     expect(got[0]!.attributes).toEqual({

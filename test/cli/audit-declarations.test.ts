@@ -1,3 +1,4 @@
+import { AUDIT_ONLY_ACTIONS } from '../../lib/audit/event';
 import type { Verb } from '../../lib/cli/verb';
 import { VERBS } from '../../lib/cli/verbs/index';
 import { ACTIONS } from '../../lib/security/permissions';
@@ -26,6 +27,7 @@ const NOT_RECORDED: Record<string, string> = {
   'deploy yandex': 'writes a deployment, no repository',
   serve: 'the service records each of its requests and jobs itself (origin `serve`)',
   version: 'prints the version',
+  'auth lockout show': 'reads a lockout record: no data, no change',
 };
 
 const leaves = (v: Verb, path: string): [string, Verb][] =>
@@ -36,7 +38,7 @@ describe('every CLI action is recorded in the audit trail, or says why not', () 
   it.each(ALL.map(([path, verb]) => [path, verb] as const))('%s', (path, verb) => {
     if (verb.audit) {
       expect(NOT_RECORDED).not.toHaveProperty(path);
-      expect(ACTIONS).toContain(verb.audit.action);
+      expect([...ACTIONS, ...AUDIT_ONLY_ACTIONS]).toContain(verb.audit.action);
     } else expect(NOT_RECORDED[path]).toEqual(expect.any(String));
   });
 
@@ -62,6 +64,8 @@ describe('every CLI action is recorded in the audit trail, or says why not', () 
       'pg verify': 'restore',
       'auth totp enrol': 'enrol',
       'auth totp remove': 'enrol',
+      'auth lockout set': 'lockout',
+      'auth lockout release': 'lockout',
     });
   });
 });

@@ -7,6 +7,8 @@ import { main } from '../../lib/cli/main';
 import { VERBS } from '../../lib/cli/verbs';
 import { loadConfigFile } from '../../lib/pipeline/config/load';
 import { RepositoryOpener } from '../../lib/pipeline/repositories';
+import { addressLockKey, subjectLockKey } from '../../lib/security/lockout';
+import { CatalogLockoutStore } from '../../lib/security/lockout-store';
 import { TotpStepUp } from '../../lib/security/totp';
 import { cliEnv, runCli, spawnCli, TEST_PASSWORD_FOR_CLI } from '../support/cli';
 import { startServe } from '../support/serve';
@@ -173,5 +175,64 @@ sources: {}
     } finally {
       expect(await serve.stop()).toBe(0);
     }
+  });
+});
+
+describe('zapas auth lockout', () => {
+  const lockout = (...args: string[]) => ['auth', 'lockout', ...args, '--config', config];
+
+  test('set, show, release a subject; an address apart from a subject of the same name; all recorded', async () => {
+    const set = await runCli(
+      lockout('set', '--subject', 'mallory', '--for', '12h', '--reason', 'incident 7'),
+    );
+    expect(set.stderr).toBe('');
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/^subject mallory: locked out until \d{4}-/);
+    const shown = await runCli(lockout('show', '--subject', 'mallory', '--json'));
+    const until = Date.parse((JSON.parse(shown.stdout) as { lockedUntil: string }).lockedUntil);
+    expect(until).toBeGreaterThan(Date.now() + 11 * 3600_000);
+    expect(until).toBeLessThan(Date.now() + 13 * 3600_000);
+    // What serve's guard reads: the subject's key, not an address of that name.
+    const catalog = await openCatalogFolder(join(tmp(), '.zapas-state'));
+    try {
+      const store = new CatalogLockoutStore(catalog);
+      expect(await store.lockedUntil(subjectLockKey('mallory'))).toBe(until);
+      expect(await store.lockedUntil(addressLockKey('mallory'))).toBeUndefined();
+    } finally {
+      catalog.close();
+    }
+    expect((await runCli(lockout('show', '--address', '203.0.113.4'))).stdout).toBe(
+      'address 203.0.113.4: not locked out\n',
+    );
+    expect((await runCli(lockout('release', '--subject', 'mallory'))).code).toBe(0);
+    expect((await runCli(lockout('show', '--subject', 'mallory'))).stdout).toBe(
+      'subject mallory: not locked out\n',
+    );
+    expect((await runCli(lockout('release', '--subject', 'mallory'))).code).toBe(1);
+    const trail = await runCli(['--repo', join(tmp(), 'keys-repo'), 'audit', 'log', '--json']);
+    const events = trail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string; target: Record<string, string> })
+      .filter((e) => e.action === 'lockout');
+    expect(events.map((e) => [e.outcome, e.target.subject, e.target.change ?? e.target.reason])).toEqual([
+      ['allowed', 'mallory', 'incident 7'],
+      ['succeeded', 'mallory', 'incident 7'],
+      ['allowed', 'mallory', 'release'],
+      ['succeeded', 'mallory', 'release'],
+      ['allowed', 'mallory', 'release'],
+      ['failed', 'mallory', 'release'],
+    ]);
+  });
+
+  test.each([
+    [['show'], /exactly one of --subject and --address/],
+    [['show', '--subject', 'a', '--address', '192.0.2.1'], /exactly one/],
+    [['show', '--address', 'not an address'], /IPv4 or IPv6/],
+    [['set', '--subject', 'a', '--for', 'soon', '--reason', 'x'], /--for/],
+  ])('refuses %j (exit 2)', async (args, why) => {
+    const r = await runCli(lockout(...args));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(why);
   });
 });

@@ -115,7 +115,7 @@ describe('the service security parts, put together', () => {
     const events = await readAll(repos.keys!);
     expect(events.filter((e) => e.action === 'alert')).toHaveLength(1);
     expect(alerts).toHaveLength(1);
-    expect(await security.lockouts.lockedUntil('203.0.113.7')).toBeGreaterThan(Date.now());
+    expect(await security.lockouts.lockedUntil('address:203.0.113.7')).toBeGreaterThan(Date.now());
     // What the service does by its own policy is no principal's burst.
     for (let i = 0; i < 5; i++)
       await security.record({

@@ -69,7 +69,7 @@ describe.each(stores)('attack: step-up guesses over %s', (_name, make) => {
     const judged = guesses.filter((m) => m.startsWith('wrong one-time code for alice'));
     expect(guesses.filter((m) => !/wrong one-time code|locked out/.test(m))).toEqual([]);
     expect(judged.length).toBeLessThanOrEqual(STEP_UP_MAX_FAILURES);
-    expect(await first.lockouts.lockedUntil('alice')).toBeDefined();
+    expect(await first.lockouts.lockedUntil('subject:alice')).toBeDefined();
   });
 
   it('replayed codes and an unenrolled subject count no failure', async () => {

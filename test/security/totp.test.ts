@@ -177,7 +177,7 @@ describe.each(stores)('TOTP step-up: %s', (_name, make) => {
     const locked = await refusedFor(stepUp().checkStepUp('alice', right), 'locked-out');
     expect(locked.message).toContain(until.toISOString());
     expect(locked.message).not.toContain(right);
-    expect(await stepUp().lockouts.lockedUntil('alice', new Date(clockMs))).toBe(until.getTime());
+    expect(await stepUp().lockouts.lockedUntil('subject:alice', new Date(clockMs))).toBe(until.getTime());
     // Another subject is not affected.
     const bob = await stepUp().enrol('bob');
     await stepUp().checkStepUp('bob', codeAt(bob.secret, clockMs));

@@ -2,76 +2,35 @@
  * `zapas auth totp enrol|remove`: an operator's second factor for the service's critical operations
  * (docs/security.md, "Step-up (TOTP)"). Works on the embedded catalog of the state folder beside the
  * configuration — the one `zapas serve` uses, which stays open to other processes while serve runs —
- * and seals the secret under the key repository's master key (lib/security/totp-keyring.ts).
+ * and seals the secret under the key repository's master key (lib/security/totp-seal.ts); `zapas auth
+ * lockout` (auth-lockout.ts) shows, sets and lifts lockouts.
  */
 
-import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openCatalogFolder } from '../../catalog/catalog-folder';
-import { loadConfigFile } from '../../pipeline/config/load';
-import { RepositoryOpener } from '../../pipeline/repositories';
-import { parseDuration } from '../../policy/duration';
 import { StepUpError, TotpStepUp } from '../../security/totp';
-import { keyRepositoryOf } from '../../security/totp-key-repository';
 import type { VerbContext } from '../context';
-import { repoPassword } from '../context';
 import { UsageError } from '../errors';
 import { printJson } from '../io';
 import type { Verb, VerbOptions } from '../verb';
+import { lockout } from './auth-lockout';
+import { AUTH_EXITS, stateOptions, subjectOf, withServiceState } from './auth-state';
 
-const EXITS = [0, 1, 2, 10, 12] as const;
-/** The state folder's name beside the configuration when --state is not given (as `zapas serve`). */
-const DEFAULT_STATE_FOLDER = '.zapas-state';
-/** Longest subject taken (a token's `sub` claim is rarely longer than a UUID or an e-mail address). */
-const MAX_SUBJECT_LENGTH = 256;
+const EXITS = AUTH_EXITS;
 
 function options(cmd: Command): Command {
-  return cmd
-    .requiredOption('--config <file>', 'the configuration (zapas.yaml or JSON)')
-    .requiredOption('--subject <name>', 'whose second factor: the subject (`sub`) of their tokens')
-    .option('--state <dir>', 'folder of the embedded catalog (default: .zapas-state beside the config)');
+  return stateOptions(cmd).requiredOption(
+    '--subject <name>',
+    'whose second factor: the subject (`sub`) of their tokens',
+  );
 }
 
-/** The subject of the command line, refused when empty, too long, or holding control characters. */
-function subjectOf(opts: VerbOptions): string {
-  const subject = String(opts.subject);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-  if (subject === '' || subject.length > MAX_SUBJECT_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(subject))
-    throw new UsageError(
-      `--subject takes a name of 1 to ${MAX_SUBJECT_LENGTH} characters without control characters`,
-    );
-  return subject;
-}
-
-/** Opens the configuration's catalog and key repository, runs `work` with a TotpStepUp over them. */
-async function withStepUp<T>(
+/** Runs `work` with a TotpStepUp over the configuration's catalog and key repository. */
+function withStepUp<T>(
   opts: VerbOptions,
   ctx: VerbContext,
   work: (stepUp: TotpStepUp) => Promise<T>,
 ): Promise<T> {
-  const file = opts.config as string;
-  const config = await loadConfigFile(file);
-  const baseDir = dirname(resolve(file));
-  const opener = new RepositoryOpener(config, {
-    baseDir,
-    env: ctx.io.env,
-    password: () => repoPassword(ctx),
-  });
-  const repo = await opener.get(keyRepositoryOf(config));
-  // Recorded in the key repository's audit trail before the factor changes.
-  await ctx.audit?.opened(repo);
-  const { keyring } = repo;
-  const catalog = await openCatalogFolder(
-    (opts.state as string | undefined) ?? join(baseDir, DEFAULT_STATE_FOLDER),
-    {
-      keepFinishedJobs: parseDuration(config.catalog.keepFinishedJobs),
-    },
-  );
-  try {
-    return await work(new TotpStepUp({ catalog, keyring }));
-  } finally {
-    catalog.close();
-  }
+  return withServiceState(opts, ctx, ({ catalog, keyring }) => work(new TotpStepUp({ catalog, keyring })));
 }
 
 const enrol: Verb = {
@@ -142,5 +101,5 @@ export const auth: Verb = {
   summary: "the service's authentication: second factors",
   exits: [0, 2],
   run: async () => 2,
-  subverbs: [totp],
+  subverbs: [totp, lockout],
 };
