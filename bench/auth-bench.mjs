@@ -3,12 +3,13 @@
 // BENCH_AUTH_REQUESTS times per round over one keep-alive connection, modes alternating over
 // BENCH_REPEAT rounds; p50/p99 latency of each, and the server's peak RSS. Writes its section of
 // bench/results.md.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { writeSection } from './results-section.mjs';
+import { startServe } from './serve-process.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'bench', 'work-auth');
@@ -48,28 +49,16 @@ api:
 ${withAuth ? `auth: { issuer: ${ISSUER}, audience: zapas, jwks: ./jwks.json }\n` : ''}`;
 }
 
-async function startServe(withAuth) {
+async function serveFor(withAuth) {
   const config = path.join(WORK, withAuth ? 'auth.yaml' : 'open.yaml');
   writeFileSync(config, configText(withAuth));
   const state = path.join(WORK, withAuth ? 'state-auth' : 'state-open');
   rmSync(state, { recursive: true, force: true });
-  const child = spawn(
-    process.execPath,
-    [ZAPAS, 'serve', '--config', config, '--port', '0', '--tick', '3600', '--state', state, '--init'],
-    { env: { ...process.env, ZAPAS_PASSWORD: 'bench password' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  return startServe(
+    ZAPAS,
+    ['--config', config, '--port', '0', '--tick', '3600', '--state', state, '--init'],
+    { ...process.env, ZAPAS_PASSWORD: 'bench password' },
   );
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /API on (http:\/\/\S+)\/v1/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  return { child, url };
 }
 
 /** Sequential GETs over one keep-alive connection: each request's latency in ms. */
@@ -120,7 +109,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? modes : [...modes].reverse();
     for (const m of order) {
-      const { child, url } = await startServe(m.auth);
+      const { child, url } = await serveFor(m.auth);
       try {
         times.get(m.name).push(...(await measure(url, m.token, REQUESTS)));
         rss.set(m.name, Math.max(rss.get(m.name), peakRssMiB(child.pid)));

@@ -2,11 +2,12 @@
 // plain CLI and by `zapas serve` (POST /v1/sources/bench/backups until the job succeeds), alternating,
 // each on a fresh repository; plus the orchestrator's latency from request to job start, the bundle's
 // size and the command's cold start. Writes its section of bench/results.md.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { median } from './measure.mjs';
 import { initMs, writeSection } from './results-section.mjs';
+import { startServe } from './serve-process.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'bench', 'work-serve');
@@ -50,29 +51,15 @@ async function serveBackup() {
     config,
     `version: 1\nrepositories:\n  main: { url: "${repo}", residency: RU }\nsources:\n  bench:\n    type: files\n    paths: ["${DATA}"]\n    repository: main\n    dataClass: game-content\n`,
   );
-  const child = spawn(
-    process.execPath,
-    [ZAPAS, 'serve', '--config', config, '--port', '0', '--tick', '1', '--state', state],
-    {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const { child, url, stderr } = await startServe(
+    ZAPAS,
+    ['--config', config, '--port', '0', '--tick', '1', '--state', state],
+    env,
   );
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /API on (http:\/\/\S+)\/v1/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
   try {
     // Steady state: the start-up pass (which runs the purge slot missed before start) is over.
     const ready = Date.now() + 20_000;
-    while (!/purge of repository/.test(err) && Date.now() < ready)
+    while (!/purge of repository/.test(stderr()) && Date.now() < ready)
       await new Promise((res) => setTimeout(res, 50));
     spawnSync('sync');
     const t0 = performance.now();

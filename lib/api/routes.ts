@@ -119,16 +119,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
     const { svc, cap } = deps;
     const source = c.req.param('source')!;
     if (!known(deps, source)) return noSource(c, source);
-    const text = await c.req.text();
-    let json: unknown = {};
-    if (text.trim() !== '') {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        return c.json({ error: 'the body is not JSON' }, 400);
-      }
-    }
-    const body = backupBody.safeParse(json);
+    const sent = await jsonBody(c);
+    if ('answer' in sent) return sent.answer;
+    const body = backupBody.safeParse(sent.json);
     if (!body.success) return c.json({ error: issues(body.error) }, 400);
     // A client that retries sends the same Idempotency-Key and gets the same job.
     const given = c.req.header('idempotency-key');
