@@ -66,6 +66,9 @@ run(
 run('check', '--read-data');
 run('restore', 'latest', '--target', restored, '--verify');
 run('stats');
+// Who read and restored what: the diff and the restore above are in the repository's audit trail.
+run('audit', 'log');
+run('audit', 'verify');
 process.stdout.write(`\nrestored copy in ${join(restored, data)}\n`);
 
 // The same engine as a service: `zapas serve` with a configuration for the sample, a backup asked for
