@@ -20,11 +20,17 @@ export async function runStarted(
   // The agent starts with no scope: the job's correlation id is on its lines.
   if (job.correlationId && !currentCorrelationId())
     return withCorrelation(job.correlationId, () => runStarted(rt, jobId, pool));
+  // The job's end is logged even when the trail cannot record it (the job-failed alarms read the log);
+  // the audit error is thrown after.
+  let unrecorded: { error: unknown } | undefined;
   const { job: done } = await runJob(
     {
       config: rt.config,
       catalog: rt.catalog,
-      record: rt.security.record,
+      record: (entry) =>
+        rt.security.record(entry).catch((error: unknown) => {
+          unrecorded = { error };
+        }),
       openRepository: async (name) => {
         const repo = await rt.repository(name);
         const p = pool ? await pool(repo) : undefined;
@@ -44,5 +50,6 @@ export async function runStarted(
     },
     done.state === 'failed' ? 'error' : 'info',
   );
+  if (unrecorded) throw unrecorded.error;
   return done;
 }

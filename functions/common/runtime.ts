@@ -105,9 +105,16 @@ export function makeRuntime(env: NodeJS.ProcessEnv, origin: string): Runtime {
       if (env[ENV.password]) return env[ENV.password];
       const arn = env[ENV.passwordSecret];
       if (!arn) return undefined;
-      secret ??= new SecretsManagerClient(region ? { region } : {})
-        .send(new GetSecretValueCommand({ SecretId: arn }))
-        .then((r) => r.SecretString);
+      if (!secret) {
+        const asked = new SecretsManagerClient(region ? { region } : {})
+          .send(new GetSecretValueCommand({ SecretId: arn }))
+          .then((r) => r.SecretString);
+        secret = asked;
+        // A failed fetch (a throttle at a cold start) is asked again, not kept for the instance's life.
+        asked.catch(() => {
+          if (secret === asked) secret = undefined;
+        });
+      }
       return secret;
     },
   });

@@ -163,7 +163,15 @@ export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
         await (await security.stepUp()).checkStepUp(principal.subject, c.req.header(OTP_HEADER));
       } catch (err) {
         if (!(err instanceof StepUpError)) throw err;
-        await note({ ...audited, action: 'step-up', outcome: 'denied', reason: err.message });
+        // No code given, or no factor to check one against: no guess was made, so the refusal is the
+        // action's, not a failed step-up (which the intrusion rules count towards a lockout).
+        const guessed = err.reason !== 'missing-code' && err.reason !== 'not-enrolled';
+        await note({
+          ...audited,
+          ...(guessed ? { action: 'step-up' } : {}),
+          outcome: 'denied',
+          reason: err.message,
+        });
         return c.json({ error: err.message, header: OTP_HEADER }, 403);
       }
       await note({ ...audited, action: 'step-up', outcome: 'succeeded' });

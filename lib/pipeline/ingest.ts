@@ -216,6 +216,7 @@ export async function commitIngest(deps: CommitDeps, jobId: string): Promise<Job
         now,
       );
       await releaseJob(deps.config, deps.catalog, job);
+      await recordJobInTrail(deps.record, failed);
       return failed;
     }
     if (expected === undefined || !coveredParts(parts, expected)) return job;
@@ -226,12 +227,16 @@ export async function commitIngest(deps: CommitDeps, jobId: string): Promise<Job
       throw err;
     }
   }
+  let done: Job;
   try {
     const snapshotId =
       (await existingSnapshot(deps.repo, job)) ?? (await saveSnapshot(deps, job, source, parts, now));
-    const done = await recordBackupSuccess(deps.catalog, job, 'committing', source, snapshotId, now);
-    await releaseJob(deps.config, deps.catalog, job);
-    await recordJobInTrail(deps.record, done);
+    done = await recordBackupSuccess(deps.catalog, job, 'committing', source, snapshotId, now);
+  } catch (err) {
+    done = await recordFailure(deps.catalog, job, 'committing', (err as Error).message, now);
+  }
+  await releaseJob(deps.config, deps.catalog, job);
+  if (done.state === 'succeeded')
     try {
       await deps.landing.delete(input.key);
     } catch (err) {
@@ -239,13 +244,9 @@ export async function commitIngest(deps: CommitDeps, jobId: string): Promise<Job
         `job ${job.id}: committed, but the landing object s3://${input.bucket}/${input.key} could not be deleted: ${(err as Error).message}`,
       );
     }
-    return done;
-  } catch (err) {
-    const failed = await recordFailure(deps.catalog, job, 'committing', (err as Error).message, now);
-    await releaseJob(deps.config, deps.catalog, job);
-    await recordJobInTrail(deps.record, failed);
-    return failed;
-  }
+  // Last: a trail that cannot be written is thrown, the job done (its outcome is in the catalog).
+  await recordJobInTrail(deps.record, done);
+  return done;
 }
 
 /** The snapshot an earlier commit of this job saved before it stopped, if any. */

@@ -58,7 +58,11 @@ export async function purgeClaimed(
   const { config, catalog } = deps;
   if (!(await catalog.acquireLease(`purge:${repository}`, deps.owner, LEASE_MS, now))) return undefined;
   try {
-    const audited = (outcome: 'succeeded' | 'failed', target: Record<string, string>, reason?: string) =>
+    const audited = (
+      outcome: 'allowed' | 'succeeded' | 'failed',
+      target: Record<string, string>,
+      reason?: string,
+    ) =>
       deps.record?.({
         principal: systemPrincipal('retention'),
         action: 'delete',
@@ -66,6 +70,8 @@ export async function purgeClaimed(
         outcome,
         ...(reason ? { reason } : {}),
       });
+    // In the trail before anything is deleted: while it cannot be written, nothing is (the next slot retries).
+    await audited('allowed', {});
     let report: PurgeReport;
     try {
       const repo = await deps.open(repository);

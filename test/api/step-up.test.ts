@@ -80,7 +80,7 @@ describe('step-up for critical operations over the API', () => {
       ['enrol', 'succeeded'],
       ['enrol', 'allowed'],
       ['enrol', 'failed'],
-      ['step-up', 'denied'],
+      ['release-hold', 'denied'],
       ['step-up', 'succeeded'],
       ['release-hold', 'allowed'],
       ['release-hold', 'succeeded'],
@@ -156,5 +156,22 @@ describe('step-up for critical operations over the API', () => {
       headers: { authorization: admin },
     });
     expect(backup.status).toBe(202);
+  });
+  it('requests that forget the code count nothing: five of them, then the right code still gets through', async () => {
+    const { ask, admin, catalog } = await securedApi();
+    const { enrolment } = (await (await ask('POST', '/v1/auth/totp', { authorization: admin })).json()) as {
+      enrolment: { secret: string };
+    };
+    for (let i = 0; i < 6; i++)
+      expect(
+        (await ask('DELETE', '/v1/sources/payments/holds/case-1', { authorization: admin })).status,
+      ).toBe(403);
+    const right = await ask('DELETE', '/v1/sources/payments/holds/case-1', {
+      authorization: admin,
+      [OTP_HEADER]: codeOf(enrolment.secret),
+    });
+    expect(await right.text()).toBe('');
+    expect(right.status).toBe(204);
+    expect((await catalog.listHolds('payments')).map((h) => h.id)).toEqual(['case-2', 'case-3']);
   });
 });

@@ -151,6 +151,7 @@ describe('the purge function', () => {
     });
     const added = (await trail()).slice(before);
     expect(added).toEqual([
+      expect.objectContaining({ action: 'delete', outcome: 'allowed', origin: 'purge' }),
       expect.objectContaining({
         action: 'delete',
         outcome: 'succeeded',

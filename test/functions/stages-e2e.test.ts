@@ -210,6 +210,7 @@ describe('stage functions on loopback servers: landing object → ingest fan-out
       'verify system read succeeded',
       'orchestrate system backup succeeded',
       'verify system read succeeded',
+      'purge system delete allowed',
       'purge system delete succeeded',
     ]);
     const report = await checkRepository(

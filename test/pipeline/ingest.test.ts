@@ -169,4 +169,34 @@ describe('ingest: a landing object in byte ranges, committed by the orchestrator
     );
     await expect(planIngest(catalog, { ...job, id: 'j-x' }, landing)).rejects.toThrow(/is not there/);
   });
+  it('a trail that cannot be written after the commit: the job stays succeeded, the plaintext goes, the audit error is thrown', async () => {
+    const { landing, cfg, catalog, repo, job, key } = await landed(randomBytes(1000));
+    const [w] = await planIngest(catalog, job, landing, MIB);
+    await ingestPart({ config: cfg, catalog, repo, landing, worker: 'ingest-a' }, w!);
+    const record = async () => {
+      throw new Error('audit storage down');
+    };
+    await expect(commitIngest({ config: cfg, catalog, repo, landing, record }, job.id)).rejects.toThrow(
+      'audit storage down',
+    );
+    const after = await catalog.getJob(job.id);
+    expect(after?.state).toBe('succeeded');
+    expect(after?.error).toBeUndefined();
+    expect(await repo.listSnapshots()).toHaveLength(1);
+    expect(await landing.head(key)).toBeUndefined();
+  });
+
+  it('a landing object deleted before the commit is a failed backup in the trail too', async () => {
+    const { landing, cfg, catalog, repo, job, key } = await landed(randomBytes(1000));
+    const [w] = await planIngest(catalog, job, landing, MIB);
+    await ingestPart({ config: cfg, catalog, repo, landing, worker: 'ingest-a' }, w!);
+    await landing.delete(key);
+    const recorded: { action: string; outcome: string; target: Record<string, string> }[] = [];
+    const record = async (e: (typeof recorded)[number]) => {
+      recorded.push(e);
+    };
+    const failed = await commitIngest({ config: cfg, catalog, repo, landing, record }, job.id);
+    expect(failed?.state).toBe('failed');
+    expect(recorded.map((e) => [e.action, e.outcome, e.target.job])).toEqual([['backup', 'failed', job.id]]);
+  });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
 import { parseConfig } from '../../lib/pipeline/config/load';
 import { purgeRepository } from '../../lib/pipeline/purge';
+import { purgeClaimed } from '../../lib/pipeline/purge-due';
 import { checkRepository } from '../../lib/repo/check';
 import { backupFiles } from '../../lib/sources/files/backup';
 import { makeTempRepo } from '../support/repo';
@@ -74,5 +75,45 @@ sources:
     expect(left).toEqual([ids[40], ids[2], ids[1], other].sort());
     expect(report.prune.marked.packs + report.prune.repacked.packs).toBeGreaterThan(0);
     expect((await checkRepository(repo, { readDataPercent: 100 })).errors).toEqual([]);
+  });
+  it('a purge is in the audit trail before it deletes: a trail that cannot be written stops it, nothing forgotten', async () => {
+    const { repo } = await makeTempRepo();
+    const data = await makeTempDir();
+    for (const d of [50, 40, 1]) {
+      await writeFile(join(data, 'save.bin'), Buffer.alloc(1000, d));
+      await backupFiles(repo, [data], { source: 'saves', now: () => daysAgo(d) });
+    }
+    const config = parseConfig(`version: 1
+purge: { grace: 0h }
+repositories:
+  main: { url: ./r, residency: RU }
+sources:
+  saves:
+    type: files
+    paths: [./x]
+    repository: main
+    dataClass: personal
+    retention: { keepLast: 1, maximum: 30d }
+`);
+    const catalog = await EmbeddedCatalog.open();
+    const deps = { config, catalog, open: async () => repo, owner: 'test' };
+    const down = async () => {
+      throw new Error('audit storage down');
+    };
+    await expect(purgeClaimed({ ...deps, record: down }, 'main', NOW)).rejects.toThrow('audit storage down');
+    expect(await repo.listSnapshots()).toHaveLength(3);
+
+    const recorded: { action: string; outcome: string }[] = [];
+    const record = async (e: { action: string; outcome: string }) => {
+      // The intent is recorded while every snapshot is still there.
+      if (e.outcome === 'allowed') expect(await repo.listSnapshots()).toHaveLength(3);
+      recorded.push(e);
+    };
+    await purgeClaimed({ ...deps, record }, 'main', NOW);
+    expect(await repo.listSnapshots()).toHaveLength(1);
+    expect(recorded.map((e) => [e.action, e.outcome])).toEqual([
+      ['delete', 'allowed'],
+      ['delete', 'succeeded'],
+    ]);
   });
 });

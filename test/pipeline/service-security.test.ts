@@ -169,9 +169,10 @@ describe('the service security parts, put together', () => {
     const games = await readAll(repos.games!);
     expect(games.map((e) => [e.principal.kind, e.action, e.outcome])).toEqual([
       ['system', 'backup', 'succeeded'],
+      ['system', 'delete', 'allowed'],
       ['system', 'delete', 'succeeded'],
     ]);
     expect(games[0]!.target).toMatchObject({ source: 'saves', job: job.id, snapshot: snapshotId });
-    expect(games[1]!.target).toMatchObject({ repository: 'games', forgotten: '0' });
+    expect(games[2]!.target).toMatchObject({ repository: 'games', forgotten: '0' });
   });
 });
