@@ -14,7 +14,7 @@ import { addressLockKey, subjectLockKey } from '../security/lockout';
 import { type Action, authorize, stepUpNeeded, type Target } from '../security/permissions';
 import type { Principal } from '../security/principal';
 import { AuthenticationError, KeySetUnavailableError } from '../security/tokens';
-import { OTP_HEADER, StepUpError } from '../security/totp';
+import { OTP_HEADER, StepUpError, type TotpStepUp } from '../security/totp';
 import type { ApiLog } from './errors';
 import type { ApiRoute, RouteGuard } from './route-table';
 
@@ -159,8 +159,20 @@ export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
     if (stepUpNeeded(r.action, target)) {
       if (!required || !security)
         return deny(`${r.action} needs a second factor: configure auth: for the API`);
+      let stepUp: TotpStepUp;
       try {
-        await (await security.stepUp()).checkStepUp(principal.subject, c.req.header(OTP_HEADER));
+        stepUp = await security.stepUp();
+      } catch (err) {
+        // The key repository cannot be opened (its storage is down): the server's trouble, said as such.
+        log(`api: second factors cannot be checked: ${(err as Error).message}`);
+        c.header('retry-after', String(KEYS_RETRY_SECONDS));
+        return c.json(
+          { error: `${r.action} needs a second factor, which cannot be checked now: try again later` },
+          503,
+        );
+      }
+      try {
+        await stepUp.checkStepUp(principal.subject, c.req.header(OTP_HEADER));
       } catch (err) {
         if (!(err instanceof StepUpError)) throw err;
         // No code given, or no factor to check one against: no guess was made, so the refusal is the

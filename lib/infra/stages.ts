@@ -101,8 +101,6 @@ export const QUEUES: readonly QueueSpec[] = [
   },
 ];
 
-const repoRead = ['read', 'list'] as Array<'read' | 'list'>;
-
 export const STAGES: readonly StageSpec[] = [
   {
     name: 'orchestrate',
@@ -148,7 +146,14 @@ export const STAGES: readonly StageSpec[] = [
     memoryMiB: 1024,
     timeoutSeconds: 15 * 60,
     triggers: [{ kind: 'queue', queue: 'verify', batchSize: 1 }],
-    grants: { buckets: { repository: repoRead }, catalog: 'write', send: [], dlq: true, repositoryKey: true },
+    // Writes only its audit events (put-if-absent under audit/): a verification reads backed-up data.
+    grants: {
+      buckets: { repository: ['read', 'write', 'list'] },
+      catalog: 'write',
+      send: [],
+      dlq: true,
+      repositoryKey: true,
+    },
   },
   {
     name: 'purge',

@@ -174,4 +174,17 @@ describe('step-up for critical operations over the API', () => {
     expect(right.status).toBe(204);
     expect((await catalog.listHolds('payments')).map((h) => h.id)).toEqual(['case-2', 'case-3']);
   });
+
+  it('second factors that cannot be checked (the key repository cannot be opened): 503, the hold kept', async () => {
+    const { ask, admin, catalog, security } = await securedApi();
+    security!.stepUp = () => Promise.reject(new Error('storage of repository "main" unavailable'));
+    const res = await ask('DELETE', '/v1/sources/payments/holds/case-1', {
+      authorization: admin,
+      [OTP_HEADER]: '123456',
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(await res.text()).not.toContain('storage of repository');
+    expect((await catalog.listHolds('payments')).map((h) => h.id)).toContain('case-1');
+  });
 });

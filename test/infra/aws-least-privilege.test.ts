@@ -39,7 +39,7 @@ describe('service stack: least privilege from the grants', () => {
     }
   });
 
-  it('api writes the repository’s audit trail but deletes nothing, touches no landing object, runs no agent; verify cannot delete or write', () => {
+  it('api writes the repository’s audit trail but deletes nothing, touches no landing object, runs no agent; verify writes its audit events, deletes nothing', () => {
     const { service } = templates('dev');
     const statements = statementsOf(service, 'api');
     const api = allActions(statements);
@@ -57,7 +57,8 @@ describe('service stack: least privilege from the grants', () => {
     expect(sendTargets(service, statements)).toEqual(['alerts']);
     const verify = allActions(statementsOf(service, 'verify'));
     expect(verify).not.toContain('s3:DeleteObject');
-    expect(verify).not.toContain('s3:PutObject');
+    // Its audit events (a verification reads backed-up data); objects are never overwritten (put-if-absent).
+    expect(verify).toContain('s3:PutObject');
     expect(verify).toContain('s3:GetObject');
   });
 

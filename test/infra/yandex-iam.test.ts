@@ -50,11 +50,13 @@ describe('workloadRoles: least privilege from the stage table', () => {
     expect(roles(grants)).not.toContain(ROLE.containerInvoker);
   });
 
-  it('verify reads the repository and can delete nothing', () => {
+  it('verify reads the repository, appends its audit events (uploader), and can delete nothing', () => {
     const grants = workloadRoles(stage('verify').grants);
-    expect(storage(grants)).toEqual([
-      { role: ROLE.storageViewer, scope: { kind: 'bucket', bucket: 'repository' } },
-    ]);
+    expect(
+      storage(grants)
+        .map((g) => g.role)
+        .sort(),
+    ).toEqual([ROLE.storageUploader, ROLE.storageViewer].sort());
     expect(roles(grants)).not.toContain(ROLE.storageEditor);
   });
 
