@@ -18,6 +18,7 @@ import type { Queue } from '../../lib/pipeline/queues/queue';
 import { SqsQueue, sqsClient } from '../../lib/pipeline/queues/sqs-queue';
 import { RepositoryOpener } from '../../lib/pipeline/repositories';
 import { DependencyGuard } from '../../lib/pipeline/resilience';
+import { RetryingCache } from '../../lib/pipeline/retrying-cache';
 import { ServiceSecurity } from '../../lib/pipeline/service-security';
 import { parseDuration } from '../../lib/policy/duration';
 import type { Repository } from '../../lib/repo/repository';
@@ -88,7 +89,7 @@ export function makeRuntime(env: NodeJS.ProcessEnv, origin: string): Runtime {
   });
   const queues = new Map<string, Queue>();
   const guards = new Map<string, DependencyGuard>();
-  const repos = new Map<string, Promise<Repository>>();
+  const repos = new RetryingCache<string, Repository>();
   const guard = (name: string): DependencyGuard => {
     let g = guards.get(name);
     if (!g) {
@@ -97,7 +98,8 @@ export function makeRuntime(env: NodeJS.ProcessEnv, origin: string): Runtime {
     }
     return g;
   };
-  let secret: Promise<string | undefined> | undefined;
+  // A failed fetch (a throttle at a cold start) is asked again, not kept for the instance's life.
+  const secret = new RetryingCache<string, string | undefined>();
   const opener = new RepositoryOpener(config, {
     baseDir: process.cwd(),
     env,
@@ -105,17 +107,11 @@ export function makeRuntime(env: NodeJS.ProcessEnv, origin: string): Runtime {
       if (env[ENV.password]) return env[ENV.password];
       const arn = env[ENV.passwordSecret];
       if (!arn) return undefined;
-      if (!secret) {
-        const asked = new SecretsManagerClient(region ? { region } : {})
+      return secret.get(arn, () =>
+        new SecretsManagerClient(region ? { region } : {})
           .send(new GetSecretValueCommand({ SecretId: arn }))
-          .then((r) => r.SecretString);
-        secret = asked;
-        // A failed fetch (a throttle at a cold start) is asked again, not kept for the instance's life.
-        asked.catch(() => {
-          if (secret === asked) secret = undefined;
-        });
-      }
-      return secret;
+          .then((r) => r.SecretString),
+      );
     },
   });
   const dlq = env[ENV.dlqUrl];
@@ -127,16 +123,9 @@ export function makeRuntime(env: NodeJS.ProcessEnv, origin: string): Runtime {
     }
     return q;
   };
-  const repository = (name: string): Promise<Repository> => {
-    let p = repos.get(name);
-    if (!p) {
-      p = guard(`the storage of repository "${name}"`).run(() => opener.get(name));
-      repos.set(name, p);
-      // A failed open (storage down, no secret) is tried again by the next invocation.
-      p.catch(() => repos.delete(name));
-    }
-    return p;
-  };
+  // A failed open (storage down, no secret) is tried again by the next invocation.
+  const repository = (name: string): Promise<Repository> =>
+    repos.get(name, () => guard(`the storage of repository "${name}"`).run(() => opener.get(name)));
   const log: Runtime['log'] = (event, fields = {}, level = 'info') => {
     // One JSON line per event: CloudWatch / Cloud Logging filter on `event` (e.g. job-failed alarms).
     processLogger(env)[level]({ event, ...fields }, event);

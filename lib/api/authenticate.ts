@@ -11,7 +11,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RecordedEntry } from '../pipeline/service-security';
 import { addressLockKey, subjectLockKey } from '../security/lockout';
-import { type Action, authorize, stepUpNeeded, type Target } from '../security/permissions';
+import { ACTIONS, authorize, stepUpNeeded, type Target } from '../security/permissions';
 import type { Principal } from '../security/principal';
 import { AuthenticationError, KeySetUnavailableError } from '../security/tokens';
 import { OTP_HEADER, StepUpError, type TotpStepUp } from '../security/totp';
@@ -210,20 +210,12 @@ export function guardRoutes(required: boolean, log: ApiLog): RouteGuard {
 }
 
 /**
- * Actions that are in the audit trail before they happen (reading backed-up data or the trail, deleting,
- * holds, policy, keys, second factors): while the trail cannot be written they are refused. A backup asked
- * for is recorded after (refusing one because the trail's storage is down would protect nothing).
+ * Actions that are in the audit trail before they happen — every action but a metadata read and a
+ * backup (reading backed-up data or the trail, deleting, holds, policy, keys, second factors): while the
+ * trail cannot be written they are refused. A backup asked for is recorded after (refusing one because
+ * the trail's storage is down would protect nothing).
  */
-const RECORDED_FIRST: ReadonlySet<string> = new Set<Action>([
-  'restore',
-  'delete',
-  'hold',
-  'release-hold',
-  'change-policy',
-  'manage-keys',
-  'read-audit',
-  'enrol',
-]);
+const RECORDED_FIRST: ReadonlySet<string> = new Set(ACTIONS.filter((a) => a !== 'read' && a !== 'backup'));
 
 const ANONYMOUS = { kind: 'anonymous', subject: 'anonymous', roles: [] } as const;
 

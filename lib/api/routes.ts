@@ -6,6 +6,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { JOB_STATES } from '../catalog/jobs';
+import { NAME_PATTERN } from '../security/names';
 import type { Target } from '../security/permissions';
 import { OTP_HEADER, StepUpError } from '../security/totp';
 import { principalOf } from './authenticate';
@@ -42,9 +43,7 @@ function namedJob(c: Context, { svc }: RouteDeps) {
 /** A legal hold as a client places it: its id (a name), why, and the snapshots it covers (all when absent). */
 const holdBody = z
   .object({
-    id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a hold id is 1–63 lowercase letters, digits, ".", "-" or "_"'),
+    id: z.string().regex(NAME_PATTERN, 'a hold id is 1–63 lowercase letters, digits, ".", "-" or "_"'),
     reason: z.string().min(1).max(500),
     snapshots: z
       .array(z.string().regex(/^[0-9a-f]{64}$/, 'a snapshot id (64 hex digits)'))

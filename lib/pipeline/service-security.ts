@@ -17,6 +17,7 @@ import { TotpStepUp } from '../security/totp';
 import { keyRepositoryOf } from '../security/totp-key-repository';
 import type { ZapasConfig } from './config/schema';
 import { currentCorrelationId, newCorrelationId } from './log-context';
+import { RetryingCache } from './retrying-cache';
 
 /** An event as the service's own code records it: where it is recorded and the correlation id are filled in. */
 export type RecordedEntry = Omit<AuditEntry, 'origin' | 'correlationId'> & { correlationId?: string };
@@ -33,7 +34,7 @@ export interface ServiceSecurityOptions {
   catalog: Catalog;
   /** The config file's folder (a JWKS file is read relative to it). */
   baseDir: string;
-  /** Opens a configured repository (once per name is enough: the audit trail keeps its own). */
+  /** Opens a configured repository (each is opened once here, again only after a failure). */
   repository(name: string): Promise<Repository>;
   /** `serve`, or the stage function's name: the `origin` of the events recorded. */
   origin: string;
@@ -51,13 +52,14 @@ export class ServiceSecurity {
   readonly detector: IntrusionDetector;
   /** Appends each event to the audit trail of the repository it concerns, then shows it to the detector. */
   readonly audit: AuditSink;
-  private stepUpOnce: Promise<TotpStepUp> | undefined;
+  private readonly repos = new RetryingCache<string, Repository>();
+  private readonly stepUps = new RetryingCache<string, TotpStepUp>();
 
   constructor(private readonly opts: ServiceSecurityOptions) {
     const { config } = opts;
     this.verifier = config.auth ? TokenVerifier.fromSettings(config.auth, opts.baseDir) : undefined;
     this.lockouts = new CatalogLockoutStore(opts.catalog, opts.now ? { now: opts.now } : {});
-    const trail = new RoutedAuditTrail(opts);
+    const trail = new RoutedAuditTrail(opts, (name) => this.repository(name));
     this.detector = new IntrusionDetector({
       ...(config.detection ? { config: config.detection } : {}),
       audit: trail,
@@ -91,24 +93,25 @@ export class ServiceSecurity {
     const repository = name ?? keyRepositoryOf(this.opts.config);
     if (!Object.hasOwn(this.opts.config.repositories, repository))
       throw new RangeError(`no repository "${repository}" in the configuration`);
-    yield* readAuditEvents(await this.opts.repository(repository), since ? { since } : {});
+    yield* readAuditEvents(await this.repository(repository), since ? { since } : {});
   }
 
   /** TOTP step-up, sealed with the key repository's key (opened on first use). */
   stepUp(): Promise<TotpStepUp> {
-    this.stepUpOnce ??= this.opts.repository(keyRepositoryOf(this.opts.config)).then(
-      (repo) =>
-        new TotpStepUp({
-          catalog: this.opts.catalog,
-          keyring: repo.keyring,
-          lockouts: this.lockouts,
-          ...(this.opts.now ? { now: this.opts.now } : {}),
-        }),
-    );
-    this.stepUpOnce.catch(() => {
-      this.stepUpOnce = undefined; // tried again by the next request
+    const name = keyRepositoryOf(this.opts.config);
+    return this.stepUps.get(name, async () => {
+      const repo = await this.repository(name);
+      return new TotpStepUp({
+        catalog: this.opts.catalog,
+        keyring: repo.keyring,
+        lockouts: this.lockouts,
+        ...(this.opts.now ? { now: this.opts.now } : {}),
+      });
     });
-    return this.stepUpOnce;
+  }
+
+  private repository(name: string): Promise<Repository> {
+    return this.repos.get(name, () => this.opts.repository(name));
   }
 }
 
@@ -118,9 +121,12 @@ export class ServiceSecurity {
  * enrolled) to the key repository's. Each trail's head is kept in the catalog too.
  */
 class RoutedAuditTrail implements AuditSink {
-  private readonly logs = new Map<string, Promise<AuditLog>>();
+  private readonly logs = new RetryingCache<string, AuditLog>();
 
-  constructor(private readonly opts: ServiceSecurityOptions) {}
+  constructor(
+    private readonly opts: ServiceSecurityOptions,
+    private readonly repository: (name: string) => Promise<Repository>,
+  ) {}
 
   async append(entry: AuditEntry): Promise<AuditEvent> {
     const log = await this.logOf(this.repositoryOf(entry));
@@ -137,18 +143,12 @@ class RoutedAuditTrail implements AuditSink {
   }
 
   private logOf(name: string): Promise<AuditLog> {
-    let log = this.logs.get(name);
-    if (!log) {
-      log = this.opts.repository(name).then(
-        (repo) =>
-          new AuditLog(repo, {
-            catalog: this.opts.catalog,
-            ...(this.opts.now ? { now: this.opts.now } : {}),
-          }),
-      );
-      this.logs.set(name, log);
-      log.catch(() => this.logs.delete(name));
-    }
-    return log;
+    return this.logs.get(name, async () => {
+      const repo = await this.repository(name);
+      return new AuditLog(repo, {
+        catalog: this.opts.catalog,
+        ...(this.opts.now ? { now: this.opts.now } : {}),
+      });
+    });
   }
 }

@@ -1,29 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Catalog } from '../../lib/catalog/catalog';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
 import { EmbeddedCatalog } from '../../lib/catalog/embedded-catalog';
 import { IllegalTransitionError, jobIdOf, type NewJob, StaleStateError } from '../../lib/catalog/jobs';
 import type { Clock } from '../../lib/repo/clock';
-import { type DynamoServer, startDynamoServer, sweepExpired } from '../support/dynamo-server';
-import { makeTempDir } from '../support/temp';
+import { useCatalogStores } from '../support/catalog-stores';
+import { sweepExpired } from '../support/dynamo-server';
 
-let server: DynamoServer;
-let client: DynamoDBClient;
-const folders: string[] = [];
-const opened: EmbeddedCatalog[] = [];
-
-beforeAll(async () => {
-  server = await startDynamoServer();
-  client = server.client();
-});
-afterAll(async () => {
-  await server?.stop();
-  for (const c of opened) c.close();
-  for (const dir of folders) await rm(dir, { recursive: true, force: true });
-});
+const stores = useCatalogStores();
 
 /** A catalog under test, and what lets time pass for it: the store's own pruning at `now`. */
 interface Subject {
@@ -32,8 +17,7 @@ interface Subject {
 }
 
 const embedded = async (clock: Clock, file?: string): Promise<Subject> => {
-  const catalog = await EmbeddedCatalog.open(file, { clock });
-  opened.push(catalog);
+  const catalog = stores.keep(await EmbeddedCatalog.open(file, { clock }));
   return { catalog, expire: async (now) => void catalog.prune(now) };
 };
 
@@ -42,6 +26,7 @@ const adapters: [string, (clock: Clock) => Promise<Subject>][] = [
     'DynamoDB (dynalite on loopback)',
     async (clock) => {
       const table = `zapas-${randomUUID().slice(0, 8)}`;
+      const client = stores.client();
       const catalog = new DynamoCatalog(client, table, { clock });
       await catalog.ensureTable(client);
       // dynalite keeps expired items: the sweep does what DynamoDB's TTL does in the background.
@@ -52,8 +37,7 @@ const adapters: [string, (clock: Clock) => Promise<Subject>][] = [
   [
     'embedded, in a database file',
     async (clock) => {
-      const dir = await makeTempDir('zapas-catalog-');
-      folders.push(dir);
+      const dir = await stores.folder('zapas-catalog-');
       return embedded(clock, join(dir, 'catalog.db'));
     },
   ],

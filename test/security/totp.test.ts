@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Secret, TOTP, URI } from 'otpauth';
 import type { Catalog } from '../../lib/catalog/catalog';
 import { DynamoCatalog } from '../../lib/catalog/dynamo-catalog';
@@ -18,23 +17,9 @@ import {
 } from '../../lib/security/totp';
 import { KeyRepositoryError, keyRepositoryOf } from '../../lib/security/totp-key-repository';
 import { sealTotp, totpSealKey } from '../../lib/security/totp-seal';
-import { type DynamoServer, startDynamoServer } from '../support/dynamo-server';
-import { makeTempDir } from '../support/temp';
+import { useCatalogStores } from '../support/catalog-stores';
 
-let server: DynamoServer;
-let client: DynamoDBClient;
-const folders: string[] = [];
-const opened: EmbeddedCatalog[] = [];
-
-beforeAll(async () => {
-  server = await startDynamoServer();
-  client = server.client();
-});
-afterAll(async () => {
-  await server?.stop();
-  for (const c of opened) c.close();
-  for (const dir of folders) await rm(dir, { recursive: true, force: true });
-});
+const catalogs = useCatalogStores();
 
 /** A catalog under test; `second` is another connection to the same store (another process's view). */
 interface Store {
@@ -45,13 +30,8 @@ interface Store {
 }
 
 const fileStore = async (): Promise<Store> => {
-  const dir = await makeTempDir('zapas-totp-');
-  folders.push(dir);
-  const open = async () => {
-    const c = await EmbeddedCatalog.open(join(dir, 'catalog.db'));
-    opened.push(c);
-    return c;
-  };
+  const dir = await catalogs.folder('zapas-totp-');
+  const open = async () => catalogs.keep(await EmbeddedCatalog.open(join(dir, 'catalog.db')));
   return { catalog: await open(), second: open, dir };
 };
 
@@ -60,9 +40,10 @@ const stores: [string, () => Promise<Store>][] = [
     'DynamoDB (dynalite on loopback)',
     async () => {
       const table = `zapas-${randomUUID().slice(0, 8)}`;
+      const client = catalogs.client();
       const catalog = new DynamoCatalog(client, table);
       await catalog.ensureTable(client);
-      return { catalog, second: async () => new DynamoCatalog(server.client(), table) };
+      return { catalog, second: async () => new DynamoCatalog(catalogs.server().client(), table) };
     },
   ],
   ['embedded, in a database file', fileStore],
@@ -313,8 +294,7 @@ describe.each(stores)('TOTP step-up: %s', (_name, make) => {
 });
 
 test("the codes are RFC 6238's (SHA-1 test vector, 6 digits)", async () => {
-  const catalog = await EmbeddedCatalog.open();
-  opened.push(catalog);
+  const catalog = catalogs.keep(await EmbeddedCatalog.open());
   const keyring = generateKeyring();
   // RFC 6238 appendix B: the secret "12345678901234567890" gives 94287082 at T = 59 s, 8 digits.
   const secret = Buffer.from('12345678901234567890');

@@ -79,8 +79,6 @@ export class LocalService {
   private readonly repositories: RepositoryOpener;
   /** Tokens, lockouts, step-up, the audit trail and intrusion rules (lib/pipeline/service-security.ts). */
   readonly security: ServiceSecurity;
-  /** Repositories the security parts read and write (their audit trails, the key repository): opened once. */
-  private readonly securityRepos = new Map<string, Promise<Repository>>();
 
   private constructor(
     readonly config: ZapasConfig,
@@ -106,7 +104,7 @@ export class LocalService {
       config,
       catalog,
       baseDir,
-      repository: (name) => this.securityRepository(name),
+      repository: (name) => this.repositories.get(name),
       origin: 'serve',
       // On one machine the Notification Service reads serve's log: one warning line per alert.
       notify: {
@@ -117,16 +115,6 @@ export class LocalService {
       },
       warn: (line) => this.log(line, 'warn'),
     });
-  }
-
-  private securityRepository(name: string): Promise<Repository> {
-    let repo = this.securityRepos.get(name);
-    if (!repo) {
-      repo = this.repositories.get(name);
-      this.securityRepos.set(name, repo);
-      repo.catch(() => this.securityRepos.delete(name));
-    }
-    return repo;
   }
 
   static async start(options: ServiceOptions): Promise<LocalService> {

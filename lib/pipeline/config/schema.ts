@@ -6,11 +6,8 @@
 import { z } from 'zod';
 import { detectionSchema } from '../../audit/intrusion-config';
 import { DEFAULT_KEEP_FINISHED_JOBS, jobRetentionProblem } from '../../catalog/retention';
-import { PROTOTYPE_NAMES } from '../../security/names';
+import { NAME_PATTERN, PROTOTYPE_NAMES } from '../../security/names';
 import { accessRulesSchema, authSettingsSchema } from '../../security/settings';
-
-/** A name used as a key and in catalog keys: letters, digits, dot, dash, underscore. */
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 export { PROTOTYPE_NAMES };
 
@@ -21,7 +18,7 @@ const name = (what: string) =>
         code: 'custom',
         message: `"${text}" cannot be a ${what} name: every JavaScript object has a property of that name`,
       });
-    else if (!NAME.test(text))
+    else if (!NAME_PATTERN.test(text))
       ctx.addIssue({
         code: 'custom',
         message: `a ${what} name is 1–63 lowercase letters, digits, ".", "-" or "_", starting with a letter or digit`,
